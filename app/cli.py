@@ -1,0 +1,121 @@
+"""The ``hearth`` command: the GUI by default, and headless sub-commands.
+
+Every sub-command calls the same services as the GUI. A ``HearthError``
+becomes one line on stderr and exit status 1; anything else is a bug, logged
+with its traceback to the data folder and reported in one line (status 70).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from app import __version__
+from app.errors import HearthError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage dump
+        self.exit(EXIT_USAGE, f"hearth: {message} (see 'hearth --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hearth", description="Hearth: private AI assistant running open models on this machine.")
+    parser.add_argument("--version", action="version", version=f"hearth {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("gui", help="open the desktop app (the default)")
+
+    chat = sub.add_parser("chat", help="ask a model, streaming the reply to stdout")
+    chat.add_argument("prompt", nargs="?", help="the message; read from stdin when omitted")
+    chat.add_argument("--model", help="installed model id, 'starter', or a path to a .gguf file")
+    chat.add_argument("--system", help="system prompt")
+    chat.add_argument("--json", action="store_true", help="print one JSON object with the reply and its stats")
+    chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
+    chat.add_argument("--temperature", type=float, help="sampling temperature")
+    chat.add_argument("--seed", type=int, help="random seed, for repeatable replies")
+    chat.add_argument("--ctx", type=int, help="context length in tokens")
+
+    models = sub.add_parser("models", help="installed models")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+    listing = models_sub.add_parser("list", help="list installed models")
+    listing.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
+    doctor.add_argument("--json", action="store_true")
+
+    sub.add_parser("worker", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["worker"]:
+        from app.engine import worker
+
+        return worker.main()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        if args.command in (None, "gui"):
+            from app.ui.launch import run_gui
+
+            return run_gui()
+        if args.command == "chat":
+            from app.commands.chat import run_chat
+
+            return run_chat(args)
+        if args.command == "models":
+            from app.commands.models import run_models
+
+            if args.models_command is None:
+                parser.parse_args(["models", "--help"])
+            return run_models(args)
+        if args.command == "doctor":
+            from app.commands.doctor import run_doctor
+
+            return run_doctor(args)
+    except HearthError as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("hearth: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: keep the traceback for us, one line for the user
+        logging.getLogger("hearth").exception("unexpected error")
+        print(f"hearth: internal error: {type(exc).__name__}: {exc} (details in {_log_path()})", file=sys.stderr)
+        return EXIT_BUG
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def _log_path():
+    from app import paths
+
+    return paths.logs_dir() / "hearth.log"
+
+
+def _setup_logging() -> None:
+    try:
+        handler: logging.Handler = logging.FileHandler(_log_path(), encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,165 @@
+"""The settings schema, declared once: every setting's type, default and meaning.
+
+``settings.json`` carries a format version; ``_MIGRATIONS`` upgrades older
+files step by step, so a renamed or removed setting never breaks a user's
+file. Values that fail validation fall back to the default with a logged
+warning instead of stopping the app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from app import paths
+from app.errors import HearthError
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+
+
+def _auto_or_int(minimum: int) -> Callable[[Any], bool]:
+    return lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= minimum)
+
+
+def _int_in(lo: int, hi: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _float_in(lo: float, hi: float) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _optional_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    valid: Callable[[Any], bool]
+    description: str
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("default_model", None, _optional_str,
+            "Model id used when none is given; unset means the best installed chat model (the starter model on a fresh install)."),
+    Setting("context_length", 4096, _int_in(256, 1 << 20),
+            "Context window in tokens for newly loaded models (capped at what the model was trained for)."),
+    Setting("gpu_layers", "auto", _auto_or_int(-1),
+            "Layers offloaded to the GPU: 'auto' offloads as many as fit, 0 runs on the CPU, -1 offloads all."),
+    Setting("threads", "auto", _auto_or_int(1),
+            "CPU threads for generating tokens; 'auto' leaves a core free on small machines (see app/engine/threads.py)."),
+    Setting("batch_threads", "auto", _auto_or_int(1),
+            "CPU threads for reading the prompt; 'auto' uses every physical core."),
+    Setting("batch_size", 512, _int_in(16, 8192),
+            "Tokens evaluated per step while reading the prompt."),
+    Setting("flash_attention", True, _bool,
+            "Use flash attention (measured faster on CPU with llama.cpp)."),
+    Setting("temperature", 0.7, _float_in(0.0, 5.0), "Sampling temperature; 0 always picks the likeliest token."),
+    Setting("top_p", 0.95, _float_in(0.0, 1.0), "Nucleus sampling cut-off."),
+    Setting("top_k", 40, _int_in(0, 100_000), "Sample among the k likeliest tokens; 0 disables the cut."),
+    Setting("min_p", 0.05, _float_in(0.0, 1.0), "Drop tokens less likely than this fraction of the likeliest."),
+    Setting("repeat_penalty", 1.0, _float_in(0.0, 5.0), "Penalty on repeated tokens; 1.0 disables it."),
+    Setting("max_tokens", 1024, _int_in(1, 1 << 20), "Longest reply in tokens."),
+    Setting("offline", False, _bool, "Never touch the network, whatever a feature asks."),
+)
+_BY_NAME = {s.name: s for s in SCHEMA}
+
+# Each function upgrades a settings dict from version N to N + 1.
+_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+class Settings:
+    """Typed access to the settings; ``save()`` writes them atomically."""
+
+    def __init__(self, values: dict | None = None, path: Path | None = None):
+        self._path = path
+        self._values = {s.name: s.default for s in SCHEMA}
+        for name, value in (values or {}).items():
+            self._set_checked(name, value, strict=False)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def set(self, name: str, value: Any) -> None:
+        self._set_checked(name, value, strict=True)
+
+    def _set_checked(self, name: str, value: Any, strict: bool) -> None:
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            if strict:
+                raise HearthError(f"unknown setting {name!r}")
+            log.warning("ignoring unknown setting %r", name)
+            return
+        if not setting.valid(value):
+            if strict:
+                raise HearthError(f"invalid value {value!r} for {name}: {setting.description}")
+            log.warning("invalid value %r for setting %r; using the default %r", value, name, setting.default)
+            return
+        self._values[name] = value
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+    def save(self) -> None:
+        path = self._path or paths.settings_file()
+        data = {"version": SETTINGS_VERSION, "settings": self._values}
+        write_json_atomic(path, data)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or paths.settings_file()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings(path=path)
+    except (OSError, ValueError) as exc:
+        # Keep the unreadable file for the user instead of overwriting it.
+        backup = path.with_suffix(".json.broken")
+        log.warning("settings file unreadable (%s); moved to %s, using defaults", exc, backup)
+        try:
+            os.replace(path, backup)
+        except OSError:
+            pass
+        return Settings(path=path)
+    if not isinstance(raw, dict):
+        return Settings(path=path)
+    version = raw.get("version", 1)
+    values = raw.get("settings", {}) if isinstance(raw.get("settings"), dict) else {}
+    while isinstance(version, int) and version < SETTINGS_VERSION:
+        values = _MIGRATIONS[version](values)
+        version += 1
+    return Settings(values, path=path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a crash leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,47 @@
+"""From settings to the worker's load and sampling parameters."""
+
+from __future__ import annotations
+
+from app import hardware
+from app.config import Settings
+from app.engine import protocol as p
+
+
+def default_threads() -> tuple[int, int]:
+    """(generation threads, prompt threads) for this machine.
+
+    llama.cpp's threads spin while they wait, so a generation thread on every
+    core collapses throughput as soon as anything else runs (the GUI drawing
+    the reply, the client reading it): measured on 2 cores, generation fell
+    from 184 to 54 tokens/s beside one busy process, while one thread barely
+    moved. Generation therefore leaves one core free; prompt evaluation, when
+    the rest of the app is idle and waiting, uses every physical core.
+    See scripts/bench_threads.py for the measurement behind this.
+    """
+    cores = hardware.physical_cores()
+    return max(1, cores - 1), cores
+
+
+def load_request(path: str, settings: Settings, chat_template: str | None = None) -> p.LoadModel:
+    gen_default, batch_default = default_threads()
+    return p.LoadModel(
+        path=str(path),
+        n_ctx=settings.context_length,
+        n_gpu_layers=settings.gpu_layers,
+        n_threads=gen_default if settings.threads == "auto" else settings.threads,
+        n_threads_batch=batch_default if settings.batch_threads == "auto" else settings.batch_threads,
+        n_batch=settings.batch_size,
+        flash_attn=settings.flash_attention,
+        chat_template=chat_template,
+    )
+
+
+def sampling(settings: Settings) -> dict:
+    return {
+        "max_tokens": settings.max_tokens,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "top_k": settings.top_k,
+        "min_p": settings.min_p,
+        "repeat_penalty": settings.repeat_penalty,
+    }

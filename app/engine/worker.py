@@ -1,0 +1,372 @@
+"""The inference worker: the only process that runs llama.cpp for chat.
+
+Started by ``engine.client`` as ``hearth worker`` (``python -m app worker``
+when not frozen). It reads requests as JSON lines on stdin and writes events
+on the original stdout; native code's own prints are sent to stderr, which
+the client routes to a log file, so nothing llama.cpp prints can corrupt the
+protocol. If the parent goes away (stdin closes) the worker exits at once.
+
+Requests run one at a time on the main thread; a reader thread takes
+``Cancel`` out of the stream immediately so a reply stops between two tokens,
+and an abort callback lets a cancel interrupt a long prompt evaluation too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import ctypes
+import os
+import queue
+import sys
+import threading
+import time
+
+from app.engine import protocol as p
+from app.engine.chat_template import render_with_fallback
+
+# Keep this much room for the reply when deciding whether history must be dropped.
+MIN_REPLY_ROOM = 64
+
+
+class _Writer:
+    def __init__(self, fd: int):
+        self._out = os.fdopen(fd, "wb", buffering=0)
+        self._lock = threading.Lock()
+
+    def send(self, message) -> None:
+        data = p.encode(message)
+        with self._lock:
+            self._out.write(data)
+
+
+class _LlamaLog:
+    """Keeps llama.cpp's recent warnings so a failed load can say why."""
+
+    def __init__(self, llama_cpp):
+        self.lines: collections.deque[str] = collections.deque(maxlen=30)
+
+        @llama_cpp.llama_log_callback
+        def callback(level, text, _user_data):
+            if level in (2, 3):  # warn, error
+                line = text.decode("utf-8", errors="replace").strip()
+                if line:
+                    self.lines.append(line)
+                    print(line, file=sys.stderr, flush=True)
+
+        self._callback = callback  # must outlive the C side's pointer
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def reason(self) -> str | None:
+        for line in reversed(self.lines):
+            lowered = line.lower()
+            if any(word in lowered for word in ("unknown model architecture", "error", "failed", "invalid")):
+                return line.split(": ", 1)[-1] if line.startswith("llama_") else line
+        return self.lines[-1] if self.lines else None
+
+
+class Worker:
+    def __init__(self, writer: _Writer):
+        import llama_cpp
+
+        self.llama_cpp = llama_cpp
+        self.send = writer.send
+        self.llm = None
+        self.model_path: str | None = None
+        self.template: str | None = None
+        self.template_source = "fallback"
+        self.n_gpu_layers = 0
+        self._cancelled: set[str] = set()
+        self._cancel_lock = threading.Lock()
+        self._current: str | None = None
+        self._log = _LlamaLog(llama_cpp)
+        self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
+
+    # --- cancel (called from the reader thread) ---------------------------
+    def cancel(self, request_id: str) -> None:
+        with self._cancel_lock:
+            self._cancelled.add(request_id)
+
+    def _is_cancelled(self, request_id: str) -> bool:
+        return request_id in self._cancelled
+
+    def _should_abort(self, _data) -> bool:
+        current = self._current
+        return current is not None and current in self._cancelled
+
+    # --- requests ----------------------------------------------------------
+    def handle(self, message) -> bool:
+        """Run one request; False means shut down."""
+        if isinstance(message, p.LoadModel):
+            self.load(message)
+        elif isinstance(message, p.Chat):
+            self.chat(message)
+        elif isinstance(message, p.GetStats):
+            self.send(self.stats())
+        elif isinstance(message, p.Unload):
+            self.unload()
+            self.send(p.Unloaded())
+        elif isinstance(message, p.Shutdown):
+            return False
+        return True
+
+    def unload(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
+            self.model_path = None
+
+    def load(self, req: p.LoadModel) -> None:
+        from app.engine.gpu import resolve_gpu_layers
+        from app.library.gguf_header import GGUFError, read_gguf
+
+        self.unload()
+        try:
+            info = read_gguf(req.path)
+        except GGUFError as exc:
+            self.send(p.Error(None, "load", str(exc)))
+            return
+        n_ctx = req.n_ctx
+        if info.context_length:
+            n_ctx = min(n_ctx, info.context_length)
+        gpu_layers = resolve_gpu_layers(req.n_gpu_layers, info, n_ctx, self.llama_cpp.llama_supports_gpu_offload())
+        self._log.lines.clear()
+        started = time.perf_counter()
+        try:
+            llm = self.llama_cpp.Llama(
+                model_path=req.path, n_ctx=n_ctx, n_gpu_layers=gpu_layers,
+                n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
+                n_batch=min(req.n_batch, n_ctx), flash_attn=req.flash_attn, verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            reason = self._log.reason() or str(exc)
+            arch = info.architecture
+            message = f"llama.cpp could not load {os.path.basename(req.path)}: {reason}"
+            if "architecture" not in reason.lower():
+                message += f" (architecture {arch!r})"
+            self.send(p.Error(None, "load", message))
+            return
+        load_ms = (time.perf_counter() - started) * 1000
+        self.llm = llm
+        self.model_path = req.path
+        self.n_gpu_layers = gpu_layers
+        llama_cpp = self.llama_cpp
+        # Abort callback on the context: a cancel interrupts prompt evaluation.
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
+        if req.chat_template:
+            self.template, self.template_source = req.chat_template, "override"
+        elif info.chat_template:
+            self.template, self.template_source = info.chat_template, "model"
+        else:
+            self.template, self.template_source = None, "fallback"
+        vocab = llm._model.vocab
+        self.bos_text = self._token_text(llama_cpp.llama_vocab_bos(vocab))
+        self.eos_text = self._token_text(llama_cpp.llama_vocab_eos(vocab))
+        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+        self.send(p.Loaded(
+            path=req.path, n_ctx=llm.n_ctx(), n_ctx_train=info.context_length or 0,
+            n_layers=info.block_count or 0, n_gpu_layers=gpu_layers, load_ms=load_ms,
+            chat_template=self.template_source, n_threads=req.n_threads,
+            n_threads_batch=req.n_threads_batch,
+        ))
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def stats(self) -> p.WorkerStats:
+        rss = 0
+        try:
+            with open("/proc/self/statm") as handle:
+                rss = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            pass
+        llm = self.llm
+        return p.WorkerStats(
+            model=self.model_path, n_ctx=llm.n_ctx() if llm else 0,
+            cached_tokens=llm.n_tokens if llm else 0, n_gpu_layers=self.n_gpu_layers, rss_bytes=rss,
+        )
+
+    # --- chat ----------------------------------------------------------------
+    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
+        prompt, _problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text)
+        add_bos = self.add_bos and not (self.bos_text and prompt.startswith(self.bos_text))
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _fit_to_context(self, messages: list[dict], max_tokens: int) -> tuple[list[int], int]:
+        """Tokens of the prompt, dropping the oldest turns (never the system prompt) until it fits."""
+        n_ctx = self.llm.n_ctx()
+        room = min(max_tokens, max(MIN_REPLY_ROOM, n_ctx // 4))
+        messages = list(messages)
+        dropped = 0
+        while True:
+            tokens = self._prompt_tokens(messages)
+            if len(tokens) + room <= n_ctx:
+                return tokens, dropped
+            first = 1 if messages and messages[0].get("role") == "system" else 0
+            # Always keep the newest message; drop a user turn with its reply so roles still alternate.
+            if len(messages) - first <= 1:
+                if len(tokens) < n_ctx:
+                    return tokens, dropped
+                raise ValueError(
+                    f"the message is {len(tokens)} tokens, more than this model's context window "
+                    f"of {n_ctx} tokens: shorten it or raise the context length"
+                )
+            count = 2 if len(messages) - first > 2 and messages[first + 1].get("role") == "assistant" else 1
+            del messages[first:first + count]
+            dropped += count
+
+    def chat(self, req: p.Chat) -> None:
+        if self.llm is None:
+            self.send(p.Error(req.id, "request", "no model is loaded"))
+            return
+        started = time.perf_counter()
+        stats = p.ReplyStats()
+        self._current = req.id
+        try:
+            if self._is_cancelled(req.id):
+                stats.stop_reason = p.STOP_CANCELLED
+                return
+            try:
+                tokens, stats.dropped_messages = self._fit_to_context(req.messages, req.max_tokens)
+            except ValueError as exc:
+                self.send(p.Error(req.id, "request", str(exc)))
+                stats.stop_reason = p.STOP_ERROR
+                return
+            stats.prompt_tokens = len(tokens)
+            stats.cached_tokens = self._cached_prefix(tokens)
+            self._generate(req, tokens, stats, started)
+        except Exception as exc:  # a bug must end this reply, not the worker
+            import traceback
+
+            traceback.print_exc()
+            stats.stop_reason = p.STOP_ERROR
+            self.send(p.Error(req.id, "internal", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._current = None
+            with self._cancel_lock:
+                self._cancelled.discard(req.id)
+            stats.total_ms = (time.perf_counter() - started) * 1000
+            self.send(p.Done(req.id, stats))
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        llm = self.llm
+        n = 0
+        limit = min(llm.n_tokens, len(tokens) - 1)
+        cached = llm.input_ids
+        while n < limit and cached[n] == tokens[n]:
+            n += 1
+        return n
+
+    def _generate(self, req: p.Chat, tokens: list[int], stats: p.ReplyStats, started: float) -> None:
+        llm = self.llm
+        llama_cpp = self.llama_cpp
+        vocab = llm._model.vocab
+        n_ctx = llm.n_ctx()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = [s for s in req.stop if s]
+        longest_stop = max((len(s) for s in stops), default=0)
+        pending = ""  # text held back while it could still become a stop string
+        if req.seed is not None:
+            llm.set_seed(req.seed)
+        generator = llm.generate(
+            tokens, top_k=req.top_k, top_p=req.top_p, min_p=req.min_p, temp=req.temperature,
+            repeat_penalty=req.repeat_penalty,
+        )
+        first_at = None
+        count = 0
+        try:
+            for token in generator:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                    stats.ttft_ms = (first_at - started) * 1000
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    stats.stop_reason = p.STOP_END
+                    break
+                count += 1
+                text = decoder.decode(llm.detokenize([token]))
+                if stops:
+                    pending += text
+                    hit = min((i for i in (pending.find(s) for s in stops) if i >= 0), default=-1)
+                    if hit >= 0:
+                        if pending[:hit]:
+                            self.send(p.Token(req.id, pending[:hit]))
+                        pending = ""
+                        stats.stop_reason = p.STOP_END
+                        break
+                    # A stop string may be starting at the end: hold back that much.
+                    cut = max(0, len(pending) - (longest_stop - 1))
+                    text, pending = pending[:cut], pending[cut:]
+                if text:
+                    self.send(p.Token(req.id, text))
+                if self._is_cancelled(req.id):
+                    stats.stop_reason = p.STOP_CANCELLED
+                    break
+                if count >= req.max_tokens or llm.n_tokens + 1 >= n_ctx:
+                    stats.stop_reason = p.STOP_LENGTH
+                    break
+        except RuntimeError as exc:
+            if self._is_cancelled(req.id):  # the abort callback interrupted llama_decode
+                stats.stop_reason = p.STOP_CANCELLED
+            else:
+                stats.stop_reason = p.STOP_ERROR
+                self.send(p.Error(req.id, "internal", f"llama.cpp failed while generating: {exc}"))
+        finally:
+            generator.close()
+        tail = pending + decoder.decode(b"", final=True)
+        if tail and stats.stop_reason != p.STOP_END:
+            self.send(p.Token(req.id, tail))
+        stats.completion_tokens = count
+        if first_at is not None and count > 1:
+            elapsed = time.perf_counter() - first_at
+            stats.tokens_per_s = (count - 1) / elapsed if elapsed > 0 else 0.0
+
+
+def _reader(worker: Worker, inbox: queue.Queue, writer: _Writer) -> None:
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        try:
+            message = p.decode(line)
+        except p.ProtocolError as exc:
+            writer.send(p.Error(None, "request", str(exc)))
+            continue
+        if isinstance(message, p.Cancel):
+            worker.cancel(message.id)
+        else:
+            inbox.put(message)
+    # The parent closed our stdin or died: nobody is listening any more.
+    os._exit(0)
+
+
+def main() -> int:
+    # Keep the real stdout for the protocol; route fd 1 to stderr so that any
+    # print from native code lands in the log instead of the message stream.
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    writer = _Writer(proto_fd)
+    worker = Worker(writer)
+    llama_cpp = worker.llama_cpp
+    writer.send(p.Ready(
+        protocol=p.PROTOCOL_VERSION, pid=os.getpid(),
+        llama_cpp_version=getattr(llama_cpp, "__version__", "?"),
+        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        system_info=llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip(),
+    ))
+    inbox: queue.Queue = queue.Queue()
+    threading.Thread(target=_reader, args=(worker, inbox, writer), daemon=True, name="reader").start()
+    while True:
+        message = inbox.get()
+        try:
+            if not worker.handle(message):
+                break
+        except Exception as exc:  # a bug here must not leave the client waiting forever
+            import traceback
+
+            traceback.print_exc()
+            request_id = getattr(message, "id", None)
+            writer.send(p.Error(request_id, "internal", f"{type(exc).__name__}: {exc}"))
+    worker.unload()
+    return 0

@@ -1,0 +1,97 @@
+"""What this machine offers: cores, memory, CPU features.
+
+Read from the OS without extra dependencies; each probe degrades to
+``None`` rather than failing, because ``hearth doctor`` must work on a
+machine we have never seen.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+_INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni",
+                      "amx_tile", "neon", "asimd", "sve")
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use; hyper-threads do not speed up llama.cpp."""
+    usable = usable_cores()
+    siblings = set()
+    try:
+        cpus = os.sched_getaffinity(0)
+        for cpu in cpus:
+            text = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text()
+            siblings.add(text.strip())
+    except (AttributeError, OSError):
+        return max(1, usable)
+    return max(1, min(usable, len(siblings) or usable))
+
+
+def memory_bytes() -> tuple[int | None, int | None]:
+    """(total, available) RAM in bytes."""
+    try:
+        info = {}
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            info[key] = int(rest.split()[0]) * 1024
+        return info.get("MemTotal"), info.get("MemAvailable", info.get("MemFree"))
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None, None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Hardware", "Processor")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    match = re.search(r"^(flags|Features)\s*:\s*(.*)$", text, re.MULTILINE)
+    present = set(match.group(2).split()) if match else set()
+    return [flag for flag in _INTERESTING_FLAGS if flag in present]
+
+
+def nvidia_gpus() -> list[dict]:
+    """NVIDIA GPUs with total and free memory, via nvidia-smi when installed."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            gpus.append({"name": parts[0], "memory_total": int(parts[1]) << 20,
+                         "memory_free": int(parts[2]) << 20})
+    return gpus
