@@ -65,8 +65,9 @@ SCHEMA: tuple[Setting, ...] = (
             "CPU threads for reading the prompt; 'auto' uses every physical core."),
     Setting("batch_size", 512, _int_in(16, 8192),
             "Tokens evaluated per step while reading the prompt."),
-    Setting("flash_attention", True, _bool,
-            "Use flash attention (measured faster on CPU with llama.cpp)."),
+    Setting("flash_attention", "auto", lambda v: v == "auto" or isinstance(v, bool),
+            "Flash attention: 'auto' turns it on when layers run on a GPU and off on the CPU, where it "
+            "measured 1.7x slower reading a new turn after a long history (scripts/bench_engine.py --flash)."),
     Setting("temperature", 0.7, _float_in(0.0, 5.0), "Sampling temperature; 0 always picks the likeliest token."),
     Setting("top_p", 0.95, _float_in(0.0, 1.0), "Nucleus sampling cut-off."),
     Setting("top_k", 40, _int_in(0, 100_000), "Sample among the k likeliest tokens; 0 disables the cut."),

@@ -31,7 +31,7 @@ class LoadModel:
     n_threads: int = 1
     n_threads_batch: int = 1
     n_batch: int = 512
-    flash_attn: bool = True
+    flash_attn: bool | str = "auto"
     # A user-supplied Jinja chat template that replaces the model's own.
     chat_template: str | None = None
 
@@ -152,7 +152,8 @@ class ProtocolError(ValueError):
 
 
 def encode(message: Any) -> bytes:
-    data = asdict(message)
+    # Tokens are the hot path: a shallow copy is enough for flat messages.
+    data = asdict(message) if isinstance(message, Done) else dict(message.__dict__)
     data["type"] = type(message).__name__
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 

@@ -130,13 +130,14 @@ class Worker:
         if info.context_length:
             n_ctx = min(n_ctx, info.context_length)
         gpu_layers = resolve_gpu_layers(req.n_gpu_layers, info, n_ctx, self.llama_cpp.llama_supports_gpu_offload())
+        flash = req.flash_attn if isinstance(req.flash_attn, bool) else gpu_layers != 0
         self._log.lines.clear()
         started = time.perf_counter()
         try:
             llm = self.llama_cpp.Llama(
                 model_path=req.path, n_ctx=n_ctx, n_gpu_layers=gpu_layers,
                 n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
-                n_batch=min(req.n_batch, n_ctx), flash_attn=req.flash_attn, verbose=False,
+                n_batch=min(req.n_batch, n_ctx), flash_attn=flash, verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             reason = self._log.reason() or str(exc)

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Hearth's engine (worker process + protocol) against direct llama-cpp-python.
+
+Same model, threads, context, prompt tokens and greedy decoding on both
+sides, runs interleaved, medians reported as ratios (these machines are
+noisy; absolute numbers are printed for context only).
+
+The direct side is the fastest way to do the work in one process: the
+``Llama.generate`` token loop on pre-tokenized input, detokenizing each token,
+with no chat-completion wrapper around it.
+
+Prints:
+  generation tokens/s, Hearth / direct          (target >= 0.97)
+  extra time to first token, Hearth - direct    (target <= 30 ms)
+  turn-2 TTFT after a ~1500-token history / turn-1 TTFT, through Hearth (target <= 1.3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HEARTH_HOME", tempfile.mkdtemp(prefix="hearth-bench-"))
+
+from app.engine import protocol as p  # noqa: E402
+from app.engine.chat_template import render_with_fallback  # noqa: E402
+from app.engine.client import Engine  # noqa: E402
+from app.engine.params import default_threads  # noqa: E402
+from app.library.gguf_header import read_gguf  # noqa: E402
+from app.library.registry import starter_model_path  # noqa: E402
+
+QUESTION = "Explain in detail how a hash map works, with an example in Python."
+FILLER = ("The committee reviewed the quarterly figures for the northern region, noting that "
+          "shipments of spare parts rose while returns of faulty units fell slightly. ")
+
+
+def messages_for(run: int, history_tokens_hint: int = 0) -> list[dict]:
+    # A unique first line defeats the KV cache between runs: every turn 1 is cold.
+    system = f"Session {run}. You are a helpful assistant."
+    msgs = [{"role": "system", "content": system}]
+    if history_tokens_hint:
+        chunk = FILLER * 6  # ~150 tokens
+        for i in range(max(1, history_tokens_hint // 300)):
+            msgs.append({"role": "user", "content": f"Note {i}: {chunk}"})
+            msgs.append({"role": "assistant", "content": f"Noted {i}. {chunk}"})
+    msgs.append({"role": "user", "content": QUESTION})
+    return msgs
+
+
+class Direct:
+    def __init__(self, path: str, n_ctx: int, threads: int, batch_threads: int, flash: bool):
+        from llama_cpp import Llama, llama_vocab_is_eog
+
+        self.llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=batch_threads,
+                         n_batch=512, flash_attn=flash, verbose=False)
+        self.is_eog = llama_vocab_is_eog
+        self.template = read_gguf(path).chat_template
+
+    def run(self, messages: list[dict], max_tokens: int) -> dict:
+        llm = self.llm
+        bos = llm.detokenize([llm.token_bos()], special=True).decode()
+        prompt, _ = render_with_fallback(self.template, messages, bos, "")
+        started = time.perf_counter()
+        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        first = last = None
+        count = 0
+        text = b""
+        for token in llm.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
+            now = time.perf_counter()
+            if first is None:
+                first = now
+            if self.is_eog(llm._model.vocab, token):
+                break
+            text += llm.detokenize([token])
+            count += 1
+            last = now
+            if count >= max_tokens:
+                break
+        return {"ttft": first - started, "tps": (count - 1) / (last - first), "n": count,
+                "text": text.decode("utf-8", "replace")}
+
+
+def hearth_run(engine: Engine, messages: list[dict], max_tokens: int) -> dict:
+    started = time.perf_counter()
+    stream = engine.chat(messages, max_tokens=max_tokens, temperature=0.0, top_k=40, top_p=0.95,
+                         min_p=0.05, repeat_penalty=1.0)
+    first = last = None
+    for _piece in stream:
+        now = time.perf_counter()
+        if first is None:
+            first = now
+        last = now
+    n = stream.stats.completion_tokens
+    return {"ttft": first - started, "tps": (n - 1) / (last - first), "n": n, "text": stream.text,
+            "stats": stream.stats}
+
+
+def main() -> int:
+    gen_default, batch_default = default_threads()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="GGUF path (default: the starter model)")
+    parser.add_argument("--threads", type=int, default=gen_default)
+    parser.add_argument("--batch-threads", type=int, default=batch_default)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--ctx", type=int, default=4096)
+    parser.add_argument("--flash", action="store_true", help="flash attention on both sides (Hearth: off on CPU)")
+    args = parser.parse_args()
+    path = args.model or str(starter_model_path())
+    flash = args.flash
+    print(f"model {Path(path).name}, threads {args.threads}/{args.batch_threads}, ctx {args.ctx}, "
+          f"flash_attn {flash}, {args.rounds} rounds x {args.tokens} tokens")
+
+    direct = Direct(path, args.ctx, args.threads, args.batch_threads, flash)
+    engine = Engine()
+    engine.load(p.LoadModel(path=path, n_ctx=args.ctx, n_gpu_layers=0, n_threads=args.threads,
+                            n_threads_batch=args.batch_threads, n_batch=512, flash_attn=flash))
+    # Warm both (page cache, allocator) before measuring.
+    direct.run(messages_for(-1), 8)
+    hearth_run(engine, messages_for(-2), 8)
+
+    d_tps, h_tps, d_ttft, h_ttft, mismatches = [], [], [], [], 0
+    for r in range(args.rounds):
+        order = ("direct", "hearth") if r % 2 == 0 else ("hearth", "direct")
+        results = {}
+        for side in order:
+            msgs = messages_for(r * 2 + (side == "hearth"))
+            results[side] = direct.run(msgs, args.tokens) if side == "direct" else hearth_run(engine, msgs, args.tokens)
+        d, h = results["direct"], results["hearth"]
+        d_tps.append(d["tps"]), h_tps.append(h["tps"]), d_ttft.append(d["ttft"]), h_ttft.append(h["ttft"])
+        mismatches += d["n"] != h["n"]
+        print(f"  round {r}: direct {d['tps']:.1f} tok/s ttft {d['ttft']*1000:.1f} ms | "
+              f"hearth {h['tps']:.1f} tok/s ttft {h['ttft']*1000:.1f} ms ({h['n']} tokens)")
+
+    # Multi-turn: turn 1 cold and short; turn 2 after a ~1500-token history that
+    # the previous turn left in the KV cache.
+    t1, t2, t2_cached, history = [], [], [], []
+    for r in range(args.rounds):
+        short = messages_for(1000 + r)
+        t1.append(hearth_run(engine, short, 16)["ttft"])
+        long_msgs = messages_for(2000 + r, history_tokens_hint=1500)
+        first = hearth_run(engine, long_msgs, 32)
+        follow = long_msgs + [{"role": "assistant", "content": first["text"]},
+                              {"role": "user", "content": "Now give a shorter example."}]
+        second = hearth_run(engine, follow, 16)
+        t2.append(second["ttft"])
+        history.append(second["stats"].prompt_tokens)
+        t2_cached.append(second["stats"].cached_tokens)
+    engine.close()
+
+    med = statistics.median
+    print()
+    print(f"generation tokens/s   direct {med(d_tps):.1f}   hearth {med(h_tps):.1f}   "
+          f"ratio {med(h_tps) / med(d_tps):.3f}  (target >= 0.97)")
+    print(f"time to first token   direct {med(d_ttft)*1000:.1f} ms   hearth {med(h_ttft)*1000:.1f} ms   "
+          f"extra {(med(h_ttft) - med(d_ttft))*1000:+.1f} ms  (target <= 30 ms)")
+    print(f"turn-2 TTFT after {med(history):.0f}-token history ({med(t2_cached):.0f} cached) "
+          f"{med(t2)*1000:.1f} ms / turn-1 {med(t1)*1000:.1f} ms = {med(t2) / med(t1):.2f}  (target <= 1.3)")
+    if mismatches:
+        print(f"note: token counts differed in {mismatches} round(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
