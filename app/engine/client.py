@@ -189,6 +189,13 @@ class Engine:
                     target = self._streams.get(request_id)
             (target or self._control).put(event)
         code = proc.wait()
+        proc.stdout.close()
+        with self._write_lock:
+            if proc.stdin and not proc.stdin.closed:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
         if proc is self._proc:
             self.crash_message = f"the model worker {_describe_exit(code)}; it will restart on the next request"
             self.loaded = None
@@ -232,7 +239,8 @@ class Engine:
         if proc.poll() is None:
             try:
                 self._send(p.Shutdown())
-                proc.stdin.close()  # type: ignore[union-attr]
+                with self._write_lock:
+                    proc.stdin.close()  # type: ignore[union-attr]
                 proc.wait(timeout=5)
             except (EngineError, OSError, subprocess.TimeoutExpired):
                 self.kill()

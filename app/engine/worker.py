@@ -29,6 +29,32 @@ from app.engine.chat_template import render_with_fallback
 MIN_REPLY_ROOM = 64
 
 
+def fit_to_context(messages: list[dict], tokenize, n_ctx: int, room: int) -> tuple[list[int], int]:
+    """Prompt tokens for ``messages``, dropping the oldest turns until ``room`` tokens stay free.
+
+    The system prompt and the newest message are always kept; a user turn is
+    dropped together with its reply so that roles still alternate (several
+    templates refuse anything else). Returns (tokens, messages dropped).
+    """
+    messages = list(messages)
+    dropped = 0
+    while True:
+        tokens = tokenize(messages)
+        if len(tokens) + room <= n_ctx:
+            return tokens, dropped
+        first = 1 if messages and messages[0].get("role") == "system" else 0
+        if len(messages) - first <= 1:
+            if len(tokens) < n_ctx:  # fits, with less room for the reply
+                return tokens, dropped
+            raise ValueError(
+                f"the message is {len(tokens)} tokens, more than this model's context window "
+                f"of {n_ctx} tokens: shorten it or raise the context length"
+            )
+        count = 2 if len(messages) - first > 2 and messages[first + 1].get("role") == "assistant" else 1
+        del messages[first:first + count]
+        dropped += count
+
+
 class _Writer:
     def __init__(self, fd: int):
         self._out = os.fdopen(fd, "wb", buffering=0)
@@ -196,27 +222,9 @@ class Worker:
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def _fit_to_context(self, messages: list[dict], max_tokens: int) -> tuple[list[int], int]:
-        """Tokens of the prompt, dropping the oldest turns (never the system prompt) until it fits."""
         n_ctx = self.llm.n_ctx()
         room = min(max_tokens, max(MIN_REPLY_ROOM, n_ctx // 4))
-        messages = list(messages)
-        dropped = 0
-        while True:
-            tokens = self._prompt_tokens(messages)
-            if len(tokens) + room <= n_ctx:
-                return tokens, dropped
-            first = 1 if messages and messages[0].get("role") == "system" else 0
-            # Always keep the newest message; drop a user turn with its reply so roles still alternate.
-            if len(messages) - first <= 1:
-                if len(tokens) < n_ctx:
-                    return tokens, dropped
-                raise ValueError(
-                    f"the message is {len(tokens)} tokens, more than this model's context window "
-                    f"of {n_ctx} tokens: shorten it or raise the context length"
-                )
-            count = 2 if len(messages) - first > 2 and messages[first + 1].get("role") == "assistant" else 1
-            del messages[first:first + count]
-            dropped += count
+        return fit_to_context(messages, self._prompt_tokens, n_ctx, room)
 
     def chat(self, req: p.Chat) -> None:
         if self.llm is None:

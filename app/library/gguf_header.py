@@ -178,14 +178,14 @@ class _Cursor:
         if item_type in _SCALARS:
             fmt, n = _SCALARS[item_type]
             if count * n > left:
-                raise GGUFError(f"{self.name}: header claims an array of {count} items for {key!r}, more than the file holds")
+                raise GGUFError(f"{self.name}: file is truncated or corrupt (an array of {count} items for {key!r} runs past the end)")
             if count <= KEEP_ARRAY_ITEMS:
                 return [self.unpack(fmt, n, key) for _ in range(count)], count
             self.pos += count * n
             return None, count
         if item_type == _STRING:
             if count * 8 > left:
-                raise GGUFError(f"{self.name}: header claims an array of {count} strings for {key!r}, more than the file holds")
+                raise GGUFError(f"{self.name}: file is truncated or corrupt (an array of {count} strings for {key!r} runs past the end)")
             keep = count <= KEEP_ARRAY_ITEMS
             items = [self.string(f"item of {key!r}", keep) for _ in range(count)]
             return (items if keep else None), count

