@@ -159,12 +159,25 @@ class Worker:
         flash = req.flash_attn if isinstance(req.flash_attn, bool) else gpu_layers != 0
         self._log.lines.clear()
         started = time.perf_counter()
-        try:
-            llm = self.llama_cpp.Llama(
-                model_path=req.path, n_ctx=n_ctx, n_gpu_layers=gpu_layers,
+
+        def attempt(layers: int):
+            return self.llama_cpp.Llama(
+                model_path=req.path, n_ctx=n_ctx, n_gpu_layers=layers,
                 n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
                 n_batch=min(req.n_batch, n_ctx), flash_attn=flash, verbose=False,
             )
+
+        try:
+            try:
+                llm = attempt(gpu_layers)
+            except (ValueError, RuntimeError, OSError):
+                if req.n_gpu_layers != "auto" or gpu_layers == 0:
+                    raise
+                # 'auto' guessed too high (out of VRAM, driver trouble): the CPU still works.
+                print(f"GPU load with {gpu_layers} layers failed; retrying on the CPU", file=sys.stderr)
+                gpu_layers = 0
+                flash = req.flash_attn if isinstance(req.flash_attn, bool) else False
+                llm = attempt(0)
         except (ValueError, RuntimeError, OSError) as exc:
             reason = self._log.reason() or str(exc)
             arch = info.architecture

@@ -1,0 +1,123 @@
+"""The real ``hearth`` program run as a subprocess, as a user or a script would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hearth(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "app", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode not in (0, 70), result
+    err = result.stderr.strip()
+    assert "Traceback" not in result.stderr
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("hearth: ")
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_chat_json_reports_reply_and_stats():
+    result = hearth("chat", "--json", "--max-tokens", "12", "--temperature", "0", "Say hello.")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in ("model", "reply", "prompt_tokens", "completion_tokens", "ttft_ms", "tokens_per_s", "stop_reason"):
+        assert key in data
+    assert data["model"] == "smollm2-135m-instruct-q4-1"
+    assert data["reply"].strip()
+    assert 0 < data["completion_tokens"] <= 12
+    assert data["stop_reason"] in ("end_of_turn", "length")
+
+
+def test_chat_streams_plain_text_and_reads_stdin():
+    result = hearth("chat", "--max-tokens", "8", "--system", "Be brief.", stdin="What is 2+2?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and not result.stdout.lstrip().startswith("{")
+    assert result.stderr == ""
+
+
+def test_chat_by_model_id_and_path(starter_path):
+    by_alias = hearth("chat", "--model", "starter", "--json", "--max-tokens", "3", "hi")
+    by_path = hearth("chat", "--model", str(starter_path), "--json", "--max-tokens", "3", "hi")
+    assert json.loads(by_alias.stdout)["completion_tokens"] > 0
+    assert json.loads(by_path.stdout)["model_path"] == str(starter_path)
+
+
+@pytest.mark.parametrize("case, fragments", [
+    ("not_gguf", ["not a GGUF model file"]),
+    ("truncated_data", ["file is truncated"]),
+    ("truncated_header", ["truncated or corrupt"]),
+    ("absurd_tensors", ["header is corrupt"]),
+    ("absurd_kv", ["header is corrupt"]),
+    ("unknown_arch", ["could not load", "hearthnonsense"]),
+    ("hostile_name", ["not a GGUF model file"]),
+])
+def test_chat_with_bad_model_files(bad_models, case, fragments):
+    assert_one_line_error(hearth("chat", "--model", str(bad_models[case]), "hi"), *fragments)
+
+
+def test_chat_bad_input():
+    assert_one_line_error(hearth("chat", "--model", "/no/such/model.gguf", "hi"), "no such file")
+    assert_one_line_error(hearth("chat", "--model", "nonexistent-model", "hi"), "no installed model")
+    assert_one_line_error(hearth("chat", "   "), "empty prompt")
+    assert_one_line_error(hearth("chat", stdin=""), "empty prompt")
+    assert_one_line_error(hearth("chat", "--temperature", "-3", "hi"), "temperature")
+    assert_one_line_error(hearth("chat", "--max-tokens", "many", "hi"), "invalid int value")
+    assert_one_line_error(hearth("frobnicate"), "invalid choice")
+
+
+def test_models_list_reads_gguf_metadata(starter_path):
+    result = hearth("models", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    starter = next(r for r in rows if r["source"] == "starter")
+    assert starter["file"] == str(starter_path)
+    assert starter["architecture"] == "llama"
+    assert starter["size_label"] == "135M"
+    assert starter["quantization"] == "Q4_1"
+    assert starter["context_length"] == 8192
+    assert starter["size_bytes"] == starter_path.stat().st_size
+    text = hearth("models", "list")
+    assert "smollm2-135m-instruct-q4-1 (starter)" in text.stdout and "Q4_1" in text.stdout
+
+
+def test_models_list_shows_a_broken_file_without_failing(hearth_home):
+    models = hearth_home / "models"
+    models.mkdir(parents=True)
+    (models / "broken.gguf").write_bytes(b"junk" * 10)
+    rows = json.loads(hearth("models", "list", "--json").stdout)
+    broken = next(r for r in rows if r["id"] == "broken")
+    assert "not a GGUF model file" in broken["problem"]
+
+
+def test_doctor_reports_machine_and_data_folder(hearth_home):
+    result = hearth("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cpu"]["physical_cores"] >= 1
+    assert report["memory"]["total_bytes"] > 0
+    assert report["llama_cpp"]["gpu_offload"] in (True, False)
+    assert report["llama_cpp"]["error"] is None
+    assert report["data_folder"]["path"] == str(hearth_home)
+    assert report["data_folder"]["free_bytes"] > 0
+    text = hearth("doctor").stdout
+    assert "GPU offload" in text and str(hearth_home) in text
+
+
+def test_nothing_written_outside_the_data_folder(hearth_home, tmp_path):
+    hearth("chat", "--max-tokens", "2", "hi")
+    written = {p.relative_to(hearth_home).parts[0] for p in hearth_home.rglob("*")}
+    assert written <= {"logs", "models", "settings.json", "models.json"}
+    assert (hearth_home / "logs" / "worker.log").exists()
