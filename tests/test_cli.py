@@ -121,3 +121,11 @@ def test_nothing_written_outside_the_data_folder(hearth_home, tmp_path):
     written = {p.relative_to(hearth_home).parts[0] for p in hearth_home.rglob("*")}
     assert written <= {"logs", "models", "settings.json", "models.json"}
     assert (hearth_home / "logs" / "worker.log").exists()
+
+
+EMBEDDER = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-f16.gguf"
+
+
+@pytest.mark.skipif(not EMBEDDER.exists(), reason="shared embedding model not present")
+def test_chat_refuses_an_embedding_model():
+    assert_one_line_error(hearth("chat", "--model", str(EMBEDDER), "hi"), "embedding model", "cannot chat")

@@ -40,6 +40,7 @@ _SCALARS = {
     12: ("<d", 8),
 }
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 
 
 class GGUFError(HearthError):
@@ -163,6 +164,17 @@ class _Cursor:
             return None
         return bytes(self.buf[start:self.pos]).decode("utf-8", errors="replace")
 
+    def _skip_strings(self, count: int, key: str) -> None:
+        # Vocabularies hold 50k-250k strings: a tight loop, checked once per item.
+        buf, pos, size, unpack = self.buf, self.pos, self.size, _U64.unpack_from
+        for _ in range(count):
+            if pos + 8 > size:
+                raise GGUFError(f"{self.name}: file is truncated or corrupt (strings of {key!r} run past the end)")
+            pos += 8 + unpack(buf, pos)[0]
+        if pos > size:
+            raise GGUFError(f"{self.name}: file is truncated or corrupt (strings of {key!r} run past the end)")
+        self.pos = pos
+
     def value(self, vtype: int, key: str):
         if vtype in _SCALARS:
             fmt, n = _SCALARS[vtype]
@@ -186,9 +198,10 @@ class _Cursor:
         if item_type == _STRING:
             if count * 8 > left:
                 raise GGUFError(f"{self.name}: file is truncated or corrupt (an array of {count} strings for {key!r} runs past the end)")
-            keep = count <= KEEP_ARRAY_ITEMS
-            items = [self.string(f"item of {key!r}", keep) for _ in range(count)]
-            return (items if keep else None), count
+            if count <= KEEP_ARRAY_ITEMS:
+                return [self.string(f"item of {key!r}") for _ in range(count)], count
+            self._skip_strings(count, key)
+            return None, count
         raise GGUFError(f"{self.name}: header is corrupt (array of type {item_type} for {key!r})")
 
 
