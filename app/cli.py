@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing = models_sub.add_parser("list", help="list installed models")
     listing.add_argument("--json", action="store_true")
 
+    chats = sub.add_parser("chats", help="saved conversations")
+    chats_sub = chats.add_subparsers(dest="chats_command", metavar="ACTION", parser_class=_Parser)
+    chats_list = chats_sub.add_parser("list", help="list conversations, newest first")
+    chats_list.add_argument("--json", action="store_true")
+    chats_show = chats_sub.add_parser("show", help="print one conversation")
+    chats_show.add_argument("id", type=int)
+    chats_show.add_argument("--json", action="store_true")
+    chats_export = chats_sub.add_parser("export", help="export one conversation to stdout")
+    chats_export.add_argument("id", type=int)
+    chats_export.add_argument("--format", choices=("md", "json"), default="md")
+
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
 
@@ -79,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.models_command is None:
                 parser.parse_args(["models", "--help"])
             return run_models(args)
+        if args.command == "chats":
+            from app.commands.chats import run_chats
+
+            if args.chats_command is None:
+                parser.parse_args(["chats", "--help"])
+            return run_chats(args)
         if args.command == "doctor":
             from app.commands.doctor import run_doctor
 

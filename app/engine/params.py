@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from app import hardware
 from app.config import Settings
 from app.engine import protocol as p
 
 
+@functools.lru_cache(maxsize=1)
 def default_threads() -> tuple[int, int]:
     """(generation threads, prompt threads) for this machine.
 

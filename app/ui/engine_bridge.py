@@ -1,10 +1,11 @@
 """The engine, driven from a thread of its own so the GUI thread never waits on it.
 
 ``EngineBridge`` lives in a ``QThread``; the window calls its slots through
-queued signals and hears back through its signals:
-``loaded(str)``, ``token(str)``, ``finished(dict)`` (the reply's stats) and
-``failed(str)`` (a readable message). ``cancel()`` is safe to call from the
-GUI thread directly: it only writes one line to the worker's pipe.
+queued signals and hears back through its signals: ``loading(str path)``,
+``loaded(str path)``, ``load_failed(str)``, ``token(str)``, ``failed(str)``
+(a readable message about the reply) and ``finished(dict)`` (the reply's
+stats, always emitted last, also after a failure). ``cancel()`` is safe to
+call from the GUI thread: it only writes one line to the worker's pipe.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from app.ui.qt import QObject, Signal, Slot
 
 
 class EngineBridge(QObject):
+    loading = Signal(str)
     loaded = Signal(str)
+    load_failed = Signal(str)
     token = Signal(str)
-    finished = Signal(dict)
     failed = Signal(str)
+    finished = Signal(dict)
 
     def __init__(self):
         super().__init__()
@@ -29,27 +32,34 @@ class EngineBridge(QObject):
 
     @Slot(object)
     def load(self, request: LoadModel) -> None:
+        already = self.engine.alive and self.engine.loaded is not None and \
+            self.engine._load_request == request
+        if not already:
+            self.loading.emit(request.path)
         try:
-            info = self.engine.ensure_loaded(request)
+            self.engine.ensure_loaded(request)
         except EngineError as exc:
-            self.failed.emit(str(exc))
+            self.load_failed.emit(str(exc))
             return
-        self.loaded.emit(info.path)
+        self.loaded.emit(request.path)
 
     @Slot(list, dict)
     def chat(self, messages: list, options: dict) -> None:
+        if self.engine.loaded is None:
+            self.failed.emit(self.engine.crash_message or "no model is loaded")
+            self.finished.emit({"stop_reason": "error"})
+            return
+        stream = None
         try:
             self._stream = stream = self.engine.chat(messages, **options)
             for piece in stream:
                 self.token.emit(piece)
         except EngineError as exc:
             self.failed.emit(str(exc))
-            stats = getattr(self._stream, "stats", None)
-            self.finished.emit(asdict(stats) if stats else {"stop_reason": "error"})
-            return
         finally:
             self._stream = None
-        self.finished.emit(asdict(stream.stats))
+        stats = stream.stats if stream is not None else None
+        self.finished.emit(asdict(stats) if stats else {"stop_reason": "error"})
 
     def cancel(self) -> None:
         stream = self._stream

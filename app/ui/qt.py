@@ -1,8 +1,13 @@
 """Every Qt import goes through here: one place for version workarounds."""
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot  # noqa: F401
-from PySide6.QtGui import QAction, QFont, QKeySequence, QTextCursor  # noqa: F401
+from PySide6.QtCore import QObject, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
+from PySide6.QtGui import (  # noqa: F401
+    QAction, QDesktopServices, QFont, QFontDatabase, QGuiApplication, QKeySequence, QPalette, QShortcut,
+    QTextCursor, QTextOption,
+)
 from PySide6.QtWidgets import (  # noqa: F401
-    QApplication, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPlainTextEdit, QPushButton,
-    QStatusBar, QTextBrowser, QVBoxLayout, QWidget,
+    QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+    QFileDialog, QFormLayout, QFrame, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
+    QListWidgetItem, QMainWindow, QMenu, QMessageBox, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy,
+    QSpinBox, QSplitter, QStatusBar, QTextBrowser, QToolButton, QVBoxLayout, QWidget,
 )

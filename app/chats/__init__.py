@@ -1,0 +1,1 @@
+"""Conversations: the SQLite store and exports."""

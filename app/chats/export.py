@@ -1,0 +1,57 @@
+"""A conversation as Markdown (to read and share) or JSON (to process), both versioned."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from app.chats.store import COMPLETE, Conversation, Message
+
+EXPORT_FORMAT = "hearth-chat"
+EXPORT_VERSION = 1
+_ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def to_json(conversation: Conversation, messages: list[Message]) -> str:
+    data = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "id": conversation.id,
+        "title": conversation.title,
+        "created": _iso(conversation.created),
+        "updated": _iso(conversation.updated),
+        "settings": conversation.settings,
+        "messages": [
+            {"role": m.role, "content": m.content, "created": _iso(m.created), "status": m.status,
+             "model": m.model, "stats": m.stats, **({"error": m.error} if m.error else {})}
+            for m in messages
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(conversation: Conversation, messages: list[Message]) -> str:
+    lines = [f"# {conversation.title}", "",
+             f"_Exported from Hearth on {_iso(conversation.updated)[:10]} · {len(messages)} messages_", ""]
+    system = conversation.settings.get("system_prompt")
+    if system:
+        lines += ["## System prompt", "", system, ""]
+    for m in messages:
+        heading = _ROLE_NAMES.get(m.role, m.role.title())
+        if m.role == "assistant" and m.model:
+            heading += f" ({m.model})"
+        lines += [f"## {heading}", "", m.content.rstrip(), ""]
+        notes = []
+        if m.stats.get("completion_tokens"):
+            notes.append(f"{m.stats['completion_tokens']} tokens")
+        if m.stats.get("tokens_per_s"):
+            notes.append(f"{m.stats['tokens_per_s']:.1f} tokens/s")
+        if m.status != COMPLETE:
+            notes.append(m.status)
+        if notes:
+            lines += [f"_{' · '.join(notes)}_", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,22 @@
+"""What the model sees for a conversation: its system prompt, then the saved turns."""
+
+from __future__ import annotations
+
+from app.chats.store import Message
+
+SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
+
+
+def chat_messages(settings: dict, history: list[Message]) -> list[dict]:
+    messages = []
+    system = (settings.get("system_prompt") or "").strip()
+    if system:
+        messages.append({"role": "system", "content": system})
+    for m in history:
+        if m.role in ("user", "assistant") and (m.content or m.role == "user"):
+            messages.append({"role": m.role, "content": m.content})
+    return messages
+
+
+def sampling_overrides(settings: dict) -> dict:
+    return {k: settings[k] for k in SAMPLING_KEYS if settings.get(k) is not None}

@@ -1,0 +1,89 @@
+"""A reply's Markdown as HTML for Qt's rich-text view, with highlighted code.
+
+markdown-it-py parses (CommonMark plus tables and strikethrough); Pygments
+highlights fenced code with inline styles, because Qt's HTML subset ignores
+style sheets with classes. Each code block gets a header with its language
+and a ``copy:N`` link; the view copies ``code_blocks[N]`` when it is clicked.
+Raw HTML in a reply is shown as text, never interpreted.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+LIGHT_STYLE, DARK_STYLE = "friendly", "monokai"
+MONO = "'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
+
+
+@dataclass
+class Rendered:
+    html: str
+    code_blocks: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=2)
+def _formatter(dark: bool) -> HtmlFormatter:
+    return HtmlFormatter(noclasses=True, nowrap=True, style=DARK_STYLE if dark else LIGHT_STYLE)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+
+
+def _lexer(language: str):
+    # No guessing for unlabelled blocks: Pygments' guesses on short snippets are
+    # often wrong (prose labelled "Carbon"), and a wrong label misleads more than none.
+    try:
+        return get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        return get_lexer_by_name("text")
+
+
+def render_markdown(text: str, dark: bool = False) -> Rendered:
+    md = _parser()
+    result = Rendered("")
+    tokens = md.parse(text)
+    pieces: list[str] = []
+    start = 0
+    # Fences are rendered by hand (a header with a copy link, highlighted body);
+    # everything between them goes through markdown-it's own renderer.
+    for index, token in enumerate(tokens):
+        if token.type not in ("fence", "code_block"):
+            continue
+        pieces.append(md.renderer.render(tokens[start:index], md.options, {}))
+        start = index + 1
+        pieces.append(_code_block(token.content, (token.info or "").strip().split(" ")[0], dark, result))
+    pieces.append(md.renderer.render(tokens[start:], md.options, {}))
+    result.html = "".join(pieces)
+    return result
+
+
+def _code_block(code: str, language: str, dark: bool, result: Rendered) -> str:
+    number = len(result.code_blocks)
+    code = code.rstrip("\n")
+    result.code_blocks.append(code)
+    lexer = _lexer(language.lower())
+    shown_language = language or "text"
+    result.languages.append(shown_language)
+    body = highlight(code, lexer, _formatter(dark)).rstrip("\n")
+    background = "#272822" if dark else "#f6f8fa"
+    border = "#44475a" if dark else "#d0d7de"
+    header_color = "#bbbbbb" if dark else "#57606a"
+    return (
+        f'<table width="100%" cellspacing="0" cellpadding="6" '
+        f'style="background-color:{background}; border: 1px solid {border}; margin: 6px 0;">'
+        f'<tr><td style="color:{header_color}; font-size: small;">{html.escape(shown_language)}'
+        f'&nbsp;&nbsp;·&nbsp;&nbsp;<a href="copy:{number}">Copy</a></td></tr>'
+        f'<tr><td><pre style="font-family: {MONO}; white-space: pre; margin: 0;">{body}</pre></td></tr>'
+        f"</table>"
+    )

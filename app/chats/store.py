@@ -1,0 +1,228 @@
+"""Conversations and their messages in SQLite: nothing a user wrote or read is ever lost.
+
+WAL mode with ``synchronous=NORMAL``: each committed message survives the app
+being killed. A reply is written when it starts (status ``streaming``),
+updated as it grows, and finalised as ``complete``, ``stopped`` or ``error``;
+a reply found still ``streaming`` on open was cut off by a crash and is
+marked ``interrupted``. Deleting a conversation only hides it until
+``purge_deleted`` runs, which is what makes undo possible.
+
+One connection per store, used from one thread at a time (the GUI runs all
+store calls on its single database thread).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import paths
+from app.errors import HearthError
+
+SCHEMA_VERSION = 1
+
+COMPLETE, STREAMING, STOPPED, ERROR, INTERRUPTED = "complete", "streaming", "stopped", "error", "interrupted"
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    created: float
+    updated: float
+    settings: dict = field(default_factory=dict)
+
+
+@dataclass
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created: float
+    status: str = COMPLETE
+    model: str | None = None
+    stats: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.executescript("""
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}',
+            deleted REAL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'complete',
+            model TEXT,
+            stats TEXT NOT NULL DEFAULT '{}',
+            error TEXT
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+        CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id');
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    """)
+
+
+# Ordered migrations: _MIGRATIONS[n] brings a database from version n to n + 1.
+_MIGRATIONS = [_v1]
+
+
+class ChatStore:
+    def __init__(self, path: Path | None = None):
+        self.path = path or paths.database_file()
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise HearthError(f"cannot open the chat database {self.path}: {exc}") from None
+        with self.db:
+            self.db.execute("UPDATE messages SET status = ? WHERE status = ?", (INTERRUPTED, STREAMING))
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HearthError(f"the chat database {self.path} was written by a newer Hearth (format {version})")
+        for step in range(version, SCHEMA_VERSION):
+            with self.db:
+                _MIGRATIONS[step](self.db)
+                self.db.execute(f"PRAGMA user_version = {step + 1}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- conversations ---------------------------------------------------------
+    def create_conversation(self, title: str = "New chat", settings: dict | None = None) -> Conversation:
+        now = time.time()
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO conversations (title, created, updated, settings) VALUES (?, ?, ?, ?)",
+                (title, now, now, json.dumps(settings or {})))
+        return Conversation(cur.lastrowid, title, now, now, settings or {})
+
+    def conversations(self) -> list[Conversation]:
+        rows = self.db.execute(
+            "SELECT id, title, created, updated, settings FROM conversations WHERE deleted IS NULL "
+            "ORDER BY updated DESC, id DESC").fetchall()
+        return [Conversation(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        row = self.db.execute(
+            "SELECT id, title, created, updated, settings FROM conversations WHERE id = ? AND deleted IS NULL",
+            (conversation_id,)).fetchone()
+        if row is None:
+            raise HearthError(f"no conversation with id {conversation_id} (see 'hearth chats list')")
+        return Conversation(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        title = " ".join(title.split())[:200] or "Untitled"
+        with self.db:
+            self.db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+
+    def set_settings(self, conversation_id: int, settings: dict) -> None:
+        with self.db:
+            self.db.execute("UPDATE conversations SET settings = ? WHERE id = ?",
+                            (json.dumps(settings), conversation_id))
+
+    def delete(self, conversation_id: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), conversation_id))
+
+    def undelete(self, conversation_id: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
+
+    def purge_deleted(self) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM conversations WHERE deleted IS NOT NULL")
+
+    # --- messages ----------------------------------------------------------------
+    def add_message(self, conversation_id: int, role: str, content: str, status: str = COMPLETE,
+                    model: str | None = None, stats: dict | None = None) -> Message:
+        now = time.time()
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created, status, model, stats) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, now, status, model, json.dumps(stats or {})))
+            self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+        return Message(cur.lastrowid, conversation_id, role, content, now, status, model, stats or {})
+
+    def update_message(self, message_id: int, content: str, status: str | None = None,
+                       stats: dict | None = None, error: str | None = None) -> None:
+        sets, args = ["content = ?"], [content]
+        if status is not None:
+            sets.append("status = ?"), args.append(status)
+        if stats is not None:
+            sets.append("stats = ?"), args.append(json.dumps(stats))
+        if error is not None:
+            sets.append("error = ?"), args.append(error)
+        with self.db:
+            self.db.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id = ?", (*args, message_id))
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        rows = self.db.execute(
+            "SELECT id, conversation_id, role, content, created, status, model, stats, error FROM messages "
+            "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+        return [Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8]) for r in rows]
+
+    def delete_from(self, conversation_id: int, message_id: int) -> None:
+        """Remove a message and everything after it (edit-and-resend, regenerate)."""
+        with self.db:
+            self.db.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                            (conversation_id, message_id))
+
+    def search(self, text: str, limit: int = 100) -> list[tuple[Conversation, Message]]:
+        """Messages matching every word of ``text``, newest first."""
+        words = [w.replace('"', '""') for w in text.split()]
+        if not words:
+            return []
+        query = " ".join(f'"{w}"*' for w in words)
+        rows = self.db.execute(
+            "SELECT m.id FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? AND c.deleted IS NULL ORDER BY m.created DESC LIMIT ?",
+            (query, limit)).fetchall()
+        results = []
+        for (message_id,) in rows:
+            r = self.db.execute(
+                "SELECT id, conversation_id, role, content, created, status, model, stats, error "
+                "FROM messages WHERE id = ?", (message_id,)).fetchone()
+            message = Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+            results.append((self.conversation(message.conversation_id), message))
+        return results
+
+    # --- app state ------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))

@@ -1,0 +1,141 @@
+"""One message in the conversation: header, body, stats and actions.
+
+Assistant replies render as Markdown with highlighted code blocks (each with
+its language and a Copy link); user messages show as typed. The body grows
+to fit its text so the conversation scrolls as one page, while a long code
+line scrolls sideways inside its own message instead of wrapping.
+"""
+
+from __future__ import annotations
+
+from app.chats.render import render_markdown
+from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
+from app.ui.qt import (
+    QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QTextBrowser, QTextOption,
+    QVBoxLayout, Signal,
+)
+
+_STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
+
+
+def stats_line(model: str | None, stats: dict, status: str) -> str:
+    parts = []
+    if model:
+        parts.append(model)
+    if stats.get("completion_tokens"):
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("ttft_ms"):
+        parts.append(f"first token {stats['ttft_ms']:.0f} ms")
+    if stats.get("tokens_per_s"):
+        parts.append(f"{stats['tokens_per_s']:.1f} tokens/s")
+    if status in _STATUS_NOTES:
+        parts.append(_STATUS_NOTES[status])
+    return " · ".join(parts)
+
+
+class _Body(QTextBrowser):
+    """A text view as tall as its content."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFrameShape(QFrame.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setOpenLinks(False)
+        self.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self.horizontalScrollBar().rangeChanged.connect(self._fit)
+
+    def _fit(self, *_):
+        height = int(self.document().size().height()) + 4
+        bar = self.horizontalScrollBar()
+        if bar.maximum() > 0:
+            height += bar.sizeHint().height()
+        if self.height() != height:
+            self.setFixedHeight(height)
+
+
+class MessageView(QFrame):
+    """Signals: ``copied(str)`` (what was copied, for the status bar), ``edit_requested()``,
+    ``regenerate_requested()``."""
+
+    copied = Signal(str)
+    edit_requested = Signal()
+    regenerate_requested = Signal()
+
+    def __init__(self, role: str, content: str, dark: bool, status: str = COMPLETE,
+                 model: str | None = None, stats: dict | None = None, error: str | None = None):
+        super().__init__()
+        self.role = role
+        self.content = content
+        self.dark = dark
+        self.status = status
+        self.code_blocks: list[str] = []
+        self.languages: list[str] = []
+        self.setFrameShape(QFrame.StyledPanel if role == "user" else QFrame.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        self.header = QLabel("You" if role == "user" else "Assistant")
+        font = self.header.font()
+        font.setBold(True)
+        self.header.setFont(font)
+        layout.addWidget(self.header)
+        self.body = _Body()
+        self.body.setAccessibleName(f"{self.header.text()} message")
+        self.body.anchorClicked.connect(self._on_link)
+        layout.addWidget(self.body)
+        footer = QHBoxLayout()
+        self.footer = QLabel()
+        self.footer.setAccessibleName("Reply statistics")
+        self.footer.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        footer.addWidget(self.footer, 1)
+        self.copy_button = self._button("Copy", "Copy message", self.copy_all)
+        footer.addWidget(self.copy_button)
+        self.edit_button = self._button("Edit", "Edit and resend", self.edit_requested.emit)
+        self.edit_button.setVisible(role == "user")
+        footer.addWidget(self.edit_button)
+        self.regenerate_button = self._button("Regenerate", "Regenerate reply", self.regenerate_requested.emit)
+        self.regenerate_button.setVisible(False)
+        footer.addWidget(self.regenerate_button)
+        layout.addLayout(footer)
+        self.set_content(content)
+        self.set_stats(model, stats or {}, status, error)
+
+    def _button(self, text: str, accessible: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(accessible)
+        button.setFlat(True)
+        button.clicked.connect(slot)
+        return button
+
+    def set_content(self, text: str) -> None:
+        self.content = text
+        if self.role == "user":
+            self.body.setPlainText(text)
+            return
+        rendered = render_markdown(text, dark=self.dark)
+        self.code_blocks, self.languages = rendered.code_blocks, rendered.languages
+        bar = self.body.horizontalScrollBar()
+        position = bar.value()
+        self.body.setHtml(rendered.html or "&nbsp;")
+        bar.setValue(position)
+
+    def set_stats(self, model: str | None, stats: dict, status: str, error: str | None = None) -> None:
+        self.status = status
+        text = stats_line(model, stats, status) if self.role == "assistant" else ""
+        if error:
+            text = f"{text} · {error}" if text else error
+        self.footer.setText(text)
+        self.copy_button.setEnabled(status != STREAMING)
+
+    def copy_all(self) -> None:
+        QApplication.clipboard().setText(self.content)
+        self.copied.emit("message")
+
+    def _on_link(self, url) -> None:
+        if url.scheme() == "copy":
+            index = int(url.path() or url.toString().split(":", 1)[1])
+            if 0 <= index < len(self.code_blocks):
+                QApplication.clipboard().setText(self.code_blocks[index])
+                self.copied.emit(f"{self.languages[index]} code")
