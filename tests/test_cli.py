@@ -129,3 +129,25 @@ EMBEDDER = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-f16.gguf"
 @pytest.mark.skipif(not EMBEDDER.exists(), reason="shared embedding model not present")
 def test_chat_refuses_an_embedding_model():
     assert_one_line_error(hearth("chat", "--model", str(EMBEDDER), "hi"), "embedding model", "cannot chat")
+
+
+def test_chats_list_show_export(hearth_home):
+    from app.chats.store import ChatStore
+
+    store = ChatStore()
+    c = store.create_conversation("Sorting in Go")
+    store.add_message(c.id, "user", "How do I sort a slice?")
+    store.add_message(c.id, "assistant", "Use `slices.Sort(s)`.", model="smol")
+    store.close()
+    listing = json.loads(hearth("chats", "list", "--json").stdout)
+    assert listing == [{"id": c.id, "title": "Sorting in Go", "created": listing[0]["created"],
+                        "updated": listing[0]["updated"], "messages": 2}]
+    assert "Sorting in Go" in hearth("chats", "list").stdout
+    shown = json.loads(hearth("chats", "show", str(c.id), "--json").stdout)
+    assert shown["messages"][1]["content"] == "Use `slices.Sort(s)`."
+    md = hearth("chats", "export", str(c.id), "--format", "md")
+    assert md.returncode == 0 and "## You\n\nHow do I sort a slice?" in md.stdout
+    as_json = json.loads(hearth("chats", "export", str(c.id), "--format", "json").stdout)
+    assert as_json["title"] == "Sorting in Go"
+    assert_one_line_error(hearth("chats", "show", "999"), "no conversation with id 999")
+    assert_one_line_error(hearth("chats", "export", "1", "--format", "pdf"), "invalid choice")

@@ -52,7 +52,7 @@ class Message:
 def _v1(db: sqlite3.Connection) -> None:
     db.executescript("""
         CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             created REAL NOT NULL,
             updated REAL NOT NULL,
@@ -60,7 +60,7 @@ def _v1(db: sqlite3.Connection) -> None:
             deleted REAL
         );
         CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
             role TEXT NOT NULL,
             content TEXT NOT NULL,

@@ -18,9 +18,11 @@ BATCH_BUDGET_S = 0.010
 
 
 class ChatView(QScrollArea):
-    """Signals: ``populated()`` once every message of an opened conversation is shown."""
+    """Signals: ``populated()`` once every message of an opened conversation is shown;
+    ``view_added(MessageView)`` for every message view created."""
 
     populated = Signal()
+    view_added = Signal(object)
 
     def __init__(self, dark: bool):
         super().__init__()
@@ -42,16 +44,15 @@ class ChatView(QScrollArea):
         self._generation += 1
         self._pending = []
         for view in self.views:
-            view.setParent(None)
+            view.hide()
             view.deleteLater()
         self.views = []
         self._follow = True
 
-    def show_messages(self, messages: list[Message], on_view=None) -> None:
-        """Replace the content with ``messages``; ``on_view(view, message)`` wires each view."""
+    def show_messages(self, messages: list[Message]) -> None:
+        """Replace the content with ``messages``, built in time-boxed batches."""
         self.clear()
         self._pending = list(messages)
-        self._on_view = on_view
         generation = self._generation
         self._add_batch(generation)
 
@@ -61,10 +62,7 @@ class ChatView(QScrollArea):
         deadline = time.perf_counter() + BATCH_BUDGET_S
         while self._pending and time.perf_counter() < deadline:
             message = self._pending.pop(0)
-            view = self.add(message.role, message.content, message.status, message.model, message.stats,
-                            message.error)
-            if self._on_view:
-                self._on_view(view, message)
+            self.add(message.role, message.content, message.status, message.model, message.stats, message.error)
         if self._pending:
             QTimer.singleShot(0, lambda: self._add_batch(generation))
         else:
@@ -72,14 +70,15 @@ class ChatView(QScrollArea):
 
     def add(self, role: str, content: str, status: str = "complete", model=None, stats=None,
             error=None) -> MessageView:
-        view = MessageView(role, content, self.dark, status, model, stats, error)
+        view = MessageView(role, content, self.dark, status, model, stats, error, parent=self._container)
         self._layout.insertWidget(self._layout.count() - 1, view)
         self.views.append(view)
+        self.view_added.emit(view)
         return view
 
     def remove_from(self, index: int) -> None:
         for view in self.views[index:]:
-            view.setParent(None)
+            view.hide()
             view.deleteLater()
         del self.views[index:]
 

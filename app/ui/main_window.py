@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.error_banner)
 
         self.chat = ChatView(is_dark())
+        self.chat.view_added.connect(self._wire_view)
         layout.addWidget(self.chat, 1)
 
         self.edit_banner = QLabel()
@@ -367,15 +368,28 @@ class MainWindow(QMainWindow):
             for message in messages:
                 if message.id == reply.message_id:
                     message.content, message.status = reply.text, STREAMING
-        self.chat.show_messages(messages, on_view=self._wire_view)
-        self.chat.populated.connect(self._mark_last_reply, Qt.SingleShotConnection)
+        self.chat.populated.connect(self._on_populated, Qt.SingleShotConnection)
+        self.chat.show_messages(messages)
 
-    def _wire_view(self, view: MessageView, message: Message) -> None:
+    def _on_populated(self) -> None:
+        reply = self.reply
+        if reply and reply.conversation_id == self.conversation_id:
+            for view, message in zip(self.chat.views, self.history):
+                if message.id == reply.message_id:
+                    reply.view = view  # keep streaming into the freshly built view
+        self._mark_last_reply()
+
+    def _wire_view(self, view: MessageView) -> None:
         view.copied.connect(lambda what: self.statusBar().showMessage(f"Copied {what}", 3000))
-        view.edit_requested.connect(lambda m=message: self.start_edit(m))
+        view.edit_requested.connect(lambda: self._edit_view(view))
         view.regenerate_requested.connect(self.regenerate)
-        if self.reply and message.id == self.reply.message_id:
-            self.reply.view = view
+
+    def _edit_view(self, view: MessageView) -> None:
+        # Views and saved messages are in the same order once a reply is saved.
+        if view in self.chat.views and self.reply is None:
+            index = self.chat.views.index(view)
+            if index < len(self.history):
+                self.start_edit(self.history[index])
 
     def _mark_last_reply(self) -> None:
         for index, view in enumerate(self.chat.views):

@@ -65,8 +65,11 @@ class MessageView(QFrame):
     regenerate_requested = Signal()
 
     def __init__(self, role: str, content: str, dark: bool, status: str = COMPLETE,
-                 model: str | None = None, stats: dict | None = None, error: str | None = None):
-        super().__init__()
+                 model: str | None = None, stats: dict | None = None, error: str | None = None,
+                 parent=None):
+        # Born with its parent: a parentless widget is briefly a top-level window,
+        # which can take activation away from the main window.
+        super().__init__(parent)
         self.role = role
         self.content = content
         self.dark = dark
@@ -93,17 +96,19 @@ class MessageView(QFrame):
         self.copy_button = self._button("Copy", "Copy message", self.copy_all)
         footer.addWidget(self.copy_button)
         self.edit_button = self._button("Edit", "Edit and resend", self.edit_requested.emit)
-        self.edit_button.setVisible(role == "user")
         footer.addWidget(self.edit_button)
         self.regenerate_button = self._button("Regenerate", "Regenerate reply", self.regenerate_requested.emit)
-        self.regenerate_button.setVisible(False)
         footer.addWidget(self.regenerate_button)
         layout.addLayout(footer)
+        # Only once the footer belongs to this widget: showing a parentless
+        # button would open it as a window of its own and steal focus.
+        self.edit_button.setVisible(role == "user")
+        self.regenerate_button.setVisible(False)
         self.set_content(content)
         self.set_stats(model, stats or {}, status, error)
 
     def _button(self, text: str, accessible: str, slot) -> QPushButton:
-        button = QPushButton(text)
+        button = QPushButton(text, self)
         button.setAccessibleName(accessible)
         button.setFlat(True)
         button.clicked.connect(slot)
