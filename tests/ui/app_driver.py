@@ -1,0 +1,57 @@
+"""Runs the real main window in its own process and chats, for tests that kill it.
+
+Usage: python tests/ui/app_driver.py "first prompt" "second prompt"
+Sends the first prompt and waits for its reply, then sends the second and
+prints "STREAMING <worker pid>" as soon as part of that reply has been saved
+(the periodic save while streaming), then keeps streaming until killed.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app.config import load_settings  # noqa: E402
+from app.library.registry import ModelRegistry  # noqa: E402
+from app.ui.main_window import MainWindow  # noqa: E402
+from app.ui.qt import QApplication, QTimer  # noqa: E402
+
+
+def main() -> None:
+    app = QApplication([])
+    window = MainWindow(load_settings(), ModelRegistry().resolve(None))
+    window.show()
+    prompts = list(sys.argv[1:])
+    state = {"announced": False}
+    original_store = window.runner.store
+
+    def store(method, *args, **kwargs):
+        # A partial save of the second reply: announce once it is on disk.
+        if method == "update_message" and len(args) == 2 and not prompts and not state["announced"]:
+            def saved(_result):
+                state["announced"] = True
+                print(f"STREAMING {window.bridge.engine.pid}", flush=True)
+            kwargs["on_done"] = saved
+        original_store(method, *args, **kwargs)
+
+    window.runner.store = store
+
+    def next_prompt():
+        if not window._ready or window.reply is not None:
+            QTimer.singleShot(50, next_prompt)
+            return
+        if not prompts:
+            return
+        window.settings_panel.max_tokens.setValue(2000 if len(prompts) == 1 else 16)
+        window.prompt.setPlainText(prompts.pop(0))
+        window.send()
+        QTimer.singleShot(50, next_prompt)
+
+    QTimer.singleShot(0, next_prompt)
+    app.exec()
+
+
+if __name__ == "__main__":
+    main()
