@@ -40,6 +40,7 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
 
 
+@lru_cache(maxsize=64)
 def _lexer(language: str):
     # No guessing for unlabelled blocks: Pygments' guesses on short snippets are
     # often wrong (prose labelled "Carbon"), and a wrong label misleads more than none.
@@ -49,8 +50,26 @@ def _lexer(language: str):
         return get_lexer_by_name("text")
 
 
-def render_markdown(text: str, dark: bool = False) -> Rendered:
+@lru_cache(maxsize=256)
+def _highlighted(code: str, language: str, dark: bool) -> str:
+    # Highlighting is most of a render's cost; a finished block never changes,
+    # so while a reply streams each closed block is highlighted once.
+    return highlight(code, _lexer(language), _formatter(dark)).rstrip("\n")
+
+
+def _is_closed(token, lines: list[str]) -> bool:
+    """Whether a fence has its closing marker (an unclosed one runs to the end)."""
+    if token.type != "fence" or not token.map:
+        return True
+    last = token.map[1] - 1
+    return last > token.map[0] and last < len(lines) and lines[last].strip().startswith(token.markup)
+
+
+def render_markdown(text: str, dark: bool = False, streaming: bool = False) -> Rendered:
+    """``streaming``: the text is still growing; a code block whose fence is not
+    closed yet is shown plain and highlighted once it closes."""
     md = _parser()
+    lines = text.split("\n") if streaming else []
     result = Rendered("")
     tokens = md.parse(text)
     pieces: list[str] = []
@@ -62,20 +81,20 @@ def render_markdown(text: str, dark: bool = False) -> Rendered:
             continue
         pieces.append(md.renderer.render(tokens[start:index], md.options, {}))
         start = index + 1
-        pieces.append(_code_block(token.content, (token.info or "").strip().split(" ")[0], dark, result))
+        plain = streaming and not _is_closed(token, lines)
+        pieces.append(_code_block(token.content, (token.info or "").strip().split(" ")[0], dark, result, plain))
     pieces.append(md.renderer.render(tokens[start:], md.options, {}))
     result.html = "".join(pieces)
     return result
 
 
-def _code_block(code: str, language: str, dark: bool, result: Rendered) -> str:
+def _code_block(code: str, language: str, dark: bool, result: Rendered, plain: bool = False) -> str:
     number = len(result.code_blocks)
     code = code.rstrip("\n")
     result.code_blocks.append(code)
-    lexer = _lexer(language.lower())
     shown_language = language or "text"
     result.languages.append(shown_language)
-    body = highlight(code, lexer, _formatter(dark)).rstrip("\n")
+    body = html.escape(code) if plain else _highlighted(code, language.lower(), dark)
     background = "#272822" if dark else "#f6f8fa"
     border = "#44475a" if dark else "#d0d7de"
     header_color = "#bbbbbb" if dark else "#57606a"

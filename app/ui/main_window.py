@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._ready = False
         self._render_pending = False
         self._deleted: int | None = None
+        self._requested: int | None = None  # the conversation most recently asked for
         self.setWindowTitle("Hearth")
         self.resize(1200, 800)
         self.runner = BackgroundRunner(self, store_factory)
@@ -316,7 +317,7 @@ class MainWindow(QMainWindow):
             conversations, last = result
             if not self.sidebar.searching:
                 self.sidebar.show_conversations(conversations, self.conversation_id)
-            if open_last:
+            if open_last and self._requested is None:  # the user may have picked one already
                 ids = {c.id for c in conversations}
                 if last in ids:
                     self.open_conversation(last)
@@ -328,6 +329,7 @@ class MainWindow(QMainWindow):
         self.runner.run(job, on_done=done)
 
     def _show_empty(self) -> None:
+        self._requested = None
         self.conversation_id = None
         self.history = []
         self.conversation_settings = self._default_conversation_settings()
@@ -346,6 +348,8 @@ class MainWindow(QMainWindow):
         self.prompt.setFocus()
 
     def open_conversation(self, conversation_id: int) -> None:
+        self._requested = conversation_id
+
         def job():
             store = self.runner.current_store()
             store.set_meta("last_conversation", str(conversation_id))
@@ -355,6 +359,8 @@ class MainWindow(QMainWindow):
 
     def _show_conversation(self, result) -> None:
         conversation, messages = result
+        if conversation.id != self._requested:
+            return  # the user asked for another one meanwhile
         self._cancel_edit()
         self.conversation_id = conversation.id
         self.conversation_settings = conversation.settings or self._default_conversation_settings()
@@ -624,7 +630,7 @@ class MainWindow(QMainWindow):
         self._render_pending = False
         reply = self.reply
         if reply is not None and reply.view is not None and reply.conversation_id == self.conversation_id:
-            reply.view.set_content(reply.text)
+            reply.view.set_content(reply.text, streaming=True)
 
     def _on_reply_failed(self, message: str) -> None:
         if self.reply is not None:

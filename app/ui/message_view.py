@@ -114,12 +114,12 @@ class MessageView(QFrame):
         button.clicked.connect(slot)
         return button
 
-    def set_content(self, text: str) -> None:
+    def set_content(self, text: str, streaming: bool = False) -> None:
         self.content = text
         if self.role == "user":
             self.body.setPlainText(text)
             return
-        rendered = render_markdown(text, dark=self.dark)
+        rendered = render_markdown(text, dark=self.dark, streaming=streaming)
         self.code_blocks, self.languages = rendered.code_blocks, rendered.languages
         bar = self.body.horizontalScrollBar()
         position = bar.value()

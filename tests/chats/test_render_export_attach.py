@@ -83,3 +83,11 @@ def test_folder_and_missing_attachments(tmp_path):
         read_attachment(tmp_path)
     with pytest.raises(HearthError, match="no such file"):
         read_attachment(tmp_path / "gone.txt")
+
+
+def test_streaming_code_block_is_plain_until_its_fence_closes():
+    growing = "Code:\n\n```python\ndef f(x):\n    return x"
+    assert "<span style=" not in render_markdown(growing, streaming=True).html
+    closed = growing + "\n```\n\nDone"
+    assert "<span style=" in render_markdown(closed, streaming=True).html
+    assert "<span style=" in render_markdown(growing).html  # a finished reply is always highlighted
