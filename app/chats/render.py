@@ -106,3 +106,15 @@ def _code_block(code: str, language: str, dark: bool, result: Rendered, plain: b
         f'<tr><td><pre style="font-family: {MONO}; white-space: pre; margin: 0;">{body}</pre></td></tr>'
         f"</table>"
     )
+
+
+WARM_LANGUAGES = ("python", "javascript", "typescript", "bash", "json", "c", "cpp", "rust", "go", "java",
+                  "html", "css", "sql", "yaml")
+
+
+def warm_up() -> None:
+    """Build the parser and import the common lexers ahead of the first reply
+    (26 ms on first use here, 0.1 ms after); run it off the GUI thread."""
+    sample = "".join(f"```{lang}\nx\n```\n" for lang in WARM_LANGUAGES)
+    render_markdown(sample)
+    render_markdown(sample, dark=True)

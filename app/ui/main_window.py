@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.chats import presets as preset_data
+from app.chats import render
 from app.chats.attachments import Attachment, message_with, read_attachment
 from app.chats.export import to_json, to_markdown
 from app.chats.prompt import chat_messages, sampling_overrides
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self.runner = BackgroundRunner(self, store_factory)
         self.runner.failed.connect(self.show_error)
+        self.runner.run(render.warm_up)
         self._build()
         self._build_menus()
         self._start_engine()

@@ -297,3 +297,22 @@ def test_every_control_has_an_accessible_name(window):
                for w in window.findChildren(cls)
                if not w.accessibleName() and w.isVisibleTo(window) and not isinstance(w.parent(), QComboBox)]
     assert unnamed == []
+
+
+def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_path):
+    import shutil
+
+    (hearth_home / "models").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(starter_path, hearth_home / "models" / "Second-Model.Q4_1.gguf")
+    win = open_window(qtbot)  # the newest added chat model is the default now
+    qtbot.waitUntil(lambda: win.model_picker.count() == 2, timeout=10_000)
+    assert win.model.id == "second-model-q4-1" and not win.notice.isVisible()
+    starter_index = win.model_picker.findData("smollm2-135m-instruct-q4-1")
+    with qtbot.waitSignal(win.bridge.loaded, timeout=30_000):
+        win.model_picker.setCurrentIndex(starter_index)
+        win.model_picker.activated.emit(starter_index)
+        assert win.model_state.text().startswith(("Loading", "Ready"))  # the window answered at once
+    assert win.notice.isVisible() and win.settings.default_model == "smollm2-135m-instruct-q4-1"
+    send(qtbot, win, "Hello")
+    assert win.chat.views[-1].footer.text().startswith("smollm2-135m-instruct-q4-1")
+    win.close()
