@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     chats_export.add_argument("id", type=int)
     chats_export.add_argument("--format", choices=("md", "json"), default="md")
 
+    savings = sub.add_parser("savings", help="the API cost avoided, net of electricity")
+    savings.add_argument("--json", action="store_true")
+    savings_sub = savings.add_subparsers(dest="savings_command", metavar="ACTION", parser_class=_Parser)
+    savings_prices = savings_sub.add_parser("prices", help="the price table")
+    savings_prices.add_argument("--json", action="store_true")
+    savings_sub.add_parser("reprice", help="price every recorded reply with the current comparison model")
+
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
 
@@ -96,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.chats_command is None:
                 parser.parse_args(["chats", "--help"])
             return run_chats(args)
+        if args.command == "savings":
+            from app.commands.savings import run_savings
+
+            return run_savings(args)
         if args.command == "doctor":
             from app.commands.doctor import run_doctor
 

@@ -40,6 +40,18 @@ def _optional_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
+def _decimal_string(v: Any) -> bool:
+    from decimal import Decimal, InvalidOperation
+
+    if not isinstance(v, str):
+        return False
+    try:
+        number = Decimal(v)
+    except InvalidOperation:
+        return False
+    return number.is_finite() and number >= 0
+
+
 def _bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -75,6 +87,13 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("repeat_penalty", 1.0, _float_in(0.0, 5.0), "Penalty on repeated tokens; 1.0 disables it."),
     Setting("max_tokens", 1024, _int_in(1, 1 << 20), "Longest reply in tokens."),
     Setting("offline", False, _bool, "Never touch the network, whatever a feature asks."),
+    Setting("comparison_model", "gpt-4o", lambda v: isinstance(v, str) and bool(v),
+            "The paid API model the cost-avoided tally compares against (an id in the price table)."),
+    Setting("electricity_usd_per_kwh", "0.17", _decimal_string,
+            "Electricity price in USD per kWh (US residential average is about 0.17)."),
+    Setting("device_watts", "auto", lambda v: v == "auto" or _decimal_string(v),
+            "Power drawn while a model runs, used where the CPU's energy counter cannot be read; "
+            "'auto' picks 30 W for a laptop, 65 W for a desktop, 200 W with GPU offload."),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
 

@@ -151,3 +151,31 @@ def test_chats_list_show_export(hearth_home):
     assert as_json["title"] == "Sorting in Go"
     assert_one_line_error(hearth("chats", "show", "999"), "no conversation with id 999")
     assert_one_line_error(hearth("chats", "export", "1", "--format", "pdf"), "invalid choice")
+
+
+def test_savings_json_after_a_chat(hearth_home, tmp_path):
+    from decimal import Decimal
+
+    fake_rapl = tmp_path / "rapl" / "intel-rapl:0"
+    fake_rapl.mkdir(parents=True)
+    (fake_rapl / "energy_uj").write_text("5000\n")
+    (fake_rapl / "max_energy_range_uj").write_text("262143328850\n")
+    empty = json.loads(hearth("savings", "--json").stdout)
+    assert empty["replies"] == 0 and empty["net_usd"] == "0"
+    env_rapl = dict(os.environ, HEARTH_RAPL_ROOT=str(tmp_path / "rapl"))
+    subprocess.run([sys.executable, "-m", "app", "chat", "--max-tokens", "8", "Say hi."], env=dict(
+        env_rapl, PYTHONPATH=str(ROOT)), cwd=ROOT, capture_output=True, timeout=120, check=True)
+    data = json.loads(hearth("savings", "--json").stdout)
+    for key in ("comparison_model", "price_effective_date", "replies", "input_tokens", "output_tokens",
+                "gross_usd", "energy_kwh", "energy_usd", "net_usd"):
+        assert key in data
+    assert data["comparison_model"] == "gpt-4o" and data["price_effective_date"] == "2024-08-06"
+    assert data["replies"] == 1 and data["input_tokens"] == 10 and 0 < data["output_tokens"] <= 12
+    gross = Decimal(data["gross_usd"])  # money as decimal strings
+    assert gross == Decimal(10) * Decimal("2.50") / 1_000_000 + Decimal(data["output_tokens"]) * 10 / Decimal(1_000_000)
+    assert data["replies_with_measured_energy"] == 1  # the (fake, unchanging) RAPL counter was read
+    assert Decimal(data["net_usd"]) == gross - Decimal(data["energy_usd"])
+    text = hearth("savings").stdout
+    assert "Compared with GPT-4o" in text and "Net saved" in text
+    assert "gpt-4o" in hearth("savings", "prices").stdout
+    assert "Re-priced 1 replies" in hearth("savings", "reprice").stdout

@@ -51,6 +51,8 @@ def run_chat(args) -> int:
         except EngineError as exc:
             error = str(exc)
     stats = stream.stats
+    if stats and stats.stop_reason != "error" and stream.text:
+        _tally(settings, model.id, messages, stream.text, stats)
     if args.json:
         result = {"model": model.id, "model_path": str(model.path), "reply": stream.text}
         result.update(asdict(stats) if stats else {})
@@ -65,3 +67,19 @@ def run_chat(args) -> int:
         print(f"hearth: {error}", file=sys.stderr)
         return 1
     return 130 if stats and stats.stop_reason == "cancelled" else 0
+
+
+def _tally(settings, model_id: str, messages: list[dict], reply: str, stats) -> None:
+    """Count the reply in the cost-avoided tally; a failure here never fails the chat."""
+    from app.savings.service import record_turn, seen_messages
+    from app.savings.tally import Turn
+
+    try:
+        record_turn(Turn(messages=seen_messages(messages, stats.dropped_messages), reply=reply, source="chat",
+                         local_model=model_id, local_prompt_tokens=stats.prompt_tokens,
+                         local_completion_tokens=stats.completion_tokens, wall_s=stats.total_ms / 1000,
+                         energy_j=stats.energy_j), settings)
+    except HearthError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("not counted in the savings tally: %s", exc)

@@ -112,6 +112,8 @@ class ReplyStats:
     stop_reason: str = STOP_END
     # Oldest messages left out because the conversation outgrew the context.
     dropped_messages: int = 0
+    # CPU package energy during the reply (RAPL), when the OS lets us read it.
+    energy_j: float | None = None
 
 
 @dataclass

@@ -243,7 +243,10 @@ class Worker:
         if self.llm is None:
             self.send(p.Error(req.id, "request", "no model is loaded"))
             return
+        from app.savings.energy import joules_between, read_energy_uj
+
         started = time.perf_counter()
+        energy_before = read_energy_uj()
         stats = p.ReplyStats()
         self._current = req.id
         try:
@@ -270,6 +273,7 @@ class Worker:
             with self._cancel_lock:
                 self._cancelled.discard(req.id)
             stats.total_ms = (time.perf_counter() - started) * 1000
+            stats.energy_j = joules_between(energy_before, read_energy_uj())
             self.send(p.Done(req.id, stats))
 
     def _cached_prefix(self, tokens: list[int]) -> int:

@@ -9,5 +9,5 @@ from PySide6.QtWidgets import (  # noqa: F401
     QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
     QFileDialog, QFormLayout, QFrame, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
     QListWidgetItem, QMainWindow, QMenu, QMessageBox, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy,
-    QSpinBox, QSplitter, QStatusBar, QTextBrowser, QToolButton, QVBoxLayout, QWidget,
+    QSpinBox, QSplitter, QStatusBar, QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget,
 )

@@ -30,6 +30,7 @@ class BackgroundRunner(QObject):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-db")
         self._store_factory = store_factory
         self._store: ChatStore | None = None
+        self._savings = None
         self._closed = False
         self._done.connect(self._deliver)
 
@@ -52,6 +53,14 @@ class BackgroundRunner(QObject):
             self._done.emit((on_done, on_error), result, None)
 
         self._pool.submit(job)
+
+    def savings_store(self):
+        """The savings tally, for use inside a job only."""
+        if self._savings is None:
+            from app.savings.tally import SavingsStore
+
+            self._savings = SavingsStore()
+        return self._savings
 
     def store(self, method: str, *args, on_done=None, on_error=None) -> None:
         """Call ``ChatStore.<method>(*args)`` on the background thread."""
@@ -82,6 +91,8 @@ class BackgroundRunner(QObject):
             if self._store is not None:
                 self._store.purge_deleted()
                 self._store.close()
+            if self._savings is not None:
+                self._savings.close()
 
         self._pool.submit(close_store)
         self._pool.shutdown(wait=True)

@@ -1,0 +1,1 @@
+"""The cost-avoided tally: paid-API token counts, versioned prices, energy, totals."""

@@ -1,0 +1,44 @@
+"""Record a reply in the tally with the user's current choices: the one entry point
+the GUI, the CLI and (later) the document and server features share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.config import Settings
+from app.savings import energy, prices
+from app.savings.tally import Record, SavingsStore, Turn
+
+
+def energy_inputs(settings: Settings, gpu_layers: int = 0) -> tuple[Decimal, Decimal]:
+    """(USD per kWh, watts) from the settings."""
+    watts = settings.device_watts
+    if watts == "auto":
+        watts_value = energy.DEFAULT_WATTS[energy.device_class(gpu_layers)]
+    else:
+        watts_value = Decimal(watts)
+    return Decimal(settings.electricity_usd_per_kwh), watts_value
+
+
+def comparison_row(settings: Settings) -> prices.PriceRow:
+    table = prices.price_table()
+    return table.get(settings.comparison_model) or table[prices.default_comparison()]
+
+
+def seen_messages(messages: list[dict], dropped: int) -> list[dict]:
+    """The messages the model actually read: the oldest ``dropped`` turns were left out."""
+    if not dropped:
+        return messages
+    first = 1 if messages and messages[0].get("role") == "system" else 0
+    return messages[:first] + messages[first + dropped:]
+
+
+def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = None) -> Record:
+    own = store is None
+    store = store or SavingsStore()
+    try:
+        kwh_price, watts = energy_inputs(settings)
+        return store.record(turn, comparison_row(settings), kwh_price, watts)
+    finally:
+        if own:
+            store.close()
