@@ -119,7 +119,7 @@ def test_doctor_reports_machine_and_data_folder(hearth_home):
 def test_nothing_written_outside_the_data_folder(hearth_home, tmp_path):
     hearth("chat", "--max-tokens", "2", "hi")
     written = {p.relative_to(hearth_home).parts[0] for p in hearth_home.rglob("*")}
-    assert written <= {"logs", "models", "settings.json", "models.json"}
+    assert written <= {"logs", "models", "settings.json", "models.json", "savings.db", "savings.db-wal", "savings.db-shm"}
     assert (hearth_home / "logs" / "worker.log").exists()
 
 
