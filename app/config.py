@@ -167,6 +167,20 @@ def load_settings(path: Path | None = None) -> Settings:
     return Settings(values, path=path)
 
 
+def read_json_rows(path: Path, key: str) -> list[dict]:
+    """The list of objects under ``key`` in a versioned JSON file; [] if absent or unreadable
+    (logged, never raised: a damaged data file must not stop the app)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        log.warning("%s unreadable: %s", path, exc)
+        return []
+    rows = data.get(key, []) if isinstance(data, dict) else []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that a crash leaves either the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

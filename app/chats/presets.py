@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 from app import paths
-from app.config import write_json_atomic
-
-log = logging.getLogger(__name__)
+from app.config import read_json_rows, write_json_atomic
 
 PRESETS_VERSION = 1
 BUILTIN_FILE = Path(__file__).resolve().parent.parent.parent / "resources" / "presets.json"
@@ -19,15 +15,7 @@ DEFAULT_PRESET = "General assistant"
 
 
 def _read(path: Path) -> list[dict]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.warning("presets file %s unreadable: %s", path, exc)
-        return []
-    presets = data.get("presets", []) if isinstance(data, dict) else []
-    return [p for p in presets if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    return [p for p in read_json_rows(path, "presets") if isinstance(p.get("name"), str)]
 
 
 def user_presets_file() -> Path:

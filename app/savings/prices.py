@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from app import paths
-from app.config import write_json_atomic
+from app.config import read_json_rows, write_json_atomic
 from app.errors import HearthError
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,7 @@ def user_prices_file() -> Path:
 
 
 def _read(path: Path) -> list[dict]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.warning("price file %s unreadable: %s", path, exc)
-        return []
-    rows = data.get("prices", []) if isinstance(data, dict) else []
-    return [r for r in rows if isinstance(r, dict)]
+    return read_json_rows(path, "prices")
 
 
 def price_table() -> dict[str, PriceRow]:
