@@ -31,9 +31,8 @@ from app.ui.qt import (
     QPalette, QPlainTextEdit, QPushButton, QShortcut, QSplitter, Qt, QThread, QTimer, QVBoxLayout, QWidget,
     Signal,
 )
-from app.savings.service import comparison_row, record_turn, seen_messages
-from app.savings.tally import Turn, usd
 from app.ui.runner import BackgroundRunner
+from app.ui.savings_status import SavingsStatus
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
 
@@ -110,7 +109,7 @@ class MainWindow(QMainWindow):
         self._start_engine()
         self._refresh_conversations(open_last=True)
         self._refresh_models()
-        self.refresh_savings()
+        self.savings.refresh()
 
     # --- layout ----------------------------------------------------------------
     def _build(self) -> None:
@@ -208,11 +207,7 @@ class MainWindow(QMainWindow):
         self.undo_button.setVisible(False)
         self.undo_button.clicked.connect(self.undo_delete)
         self.statusBar().addPermanentWidget(self.undo_button)
-        self.savings_button = QPushButton("Saved $0.0000")
-        self.savings_button.setFlat(True)
-        self.savings_button.setAccessibleName("API cost avoided")
-        self.savings_button.clicked.connect(self.open_savings)
-        self.statusBar().addPermanentWidget(self.savings_button)
+        self.savings = SavingsStatus(self, self.runner, self.settings)
         self._undo_timer = QTimer(self)
         self._undo_timer.setSingleShot(True)
         self._undo_timer.timeout.connect(lambda: self.undo_button.setVisible(False))
@@ -236,7 +231,7 @@ class MainWindow(QMainWindow):
         chat_menu.addAction("&Delete chat", lambda: self.conversation_id and
                             self.delete_conversation(self.conversation_id))
         savings_menu = bar.addMenu("&Savings")
-        savings_menu.addAction("Savings &dashboard…", self.open_savings)
+        savings_menu.addAction("Savings &dashboard…", self.savings.open_dashboard)
         models_menu = bar.addMenu("&Models")
         models_menu.addAction("&Import GGUF file…", self.import_model)
         models_menu.addAction("&Refresh list", self._refresh_models)
@@ -397,7 +392,8 @@ class MainWindow(QMainWindow):
                 if message.id == reply.message_id:
                     reply.view = view  # keep streaming into the freshly built view
         self._mark_last_reply()
-        self._show_reply_costs()
+        self.savings.show_reply_costs([(m.id, v) for m, v in zip(self.history, self.chat.views)
+                                       if m.role == "assistant"])
 
     def _wire_view(self, view: MessageView) -> None:
         view.copied.connect(lambda what: self.statusBar().showMessage(f"Copied {what}", 3000))
@@ -674,65 +670,8 @@ class MainWindow(QMainWindow):
             reply.view.set_stats(reply.model, stats, status, reply.error)
             self._mark_last_reply()
         if status != ERROR and reply.text:
-            self._tally(reply, stats)
-
-    # --- the cost-avoided tally ------------------------------------------------------
-    def _tally(self, reply: _Reply, stats: dict) -> None:
-        settings = Settings(self.settings.as_dict())
-        turn = Turn(messages=seen_messages(reply.messages, stats.get("dropped_messages", 0)), reply=reply.text,
-                    source="chat", conversation_id=reply.conversation_id, message_id=reply.message_id,
-                    local_model=reply.model, local_prompt_tokens=stats.get("prompt_tokens", 0),
-                    local_completion_tokens=stats.get("completion_tokens", 0),
-                    wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
-        view = reply.view
-
-        def done(record):
-            if view is not None and view in self.chat.views:
-                view.footer.setToolTip(record.tooltip())
-            self.refresh_savings()
-
-        self.runner.run(lambda: record_turn(turn, settings, self.runner.savings_store()), on_done=done,
-                        on_error=lambda exc: self.statusBar().showMessage(f"Not counted in savings: {exc}", 5000))
-
-    def refresh_savings(self) -> None:
-        settings = Settings(self.settings.as_dict())
-
-        def job():
-            return self.runner.savings_store().totals(), comparison_row(settings)
-
-        self.runner.run(job, on_done=self._show_savings)
-
-    def _show_savings(self, result) -> None:
-        totals, row = result
-        approx = "≈" if totals["approximate"] else ""
-        self.savings_button.setText(f"Saved {approx}{usd(totals['net_usd'], 4)} vs {row.name}")
-        lower = "\nReasoning models also bill hidden tokens: the real bill would be higher." \
-            if totals["lower_bound"] else ""
-        self.savings_button.setToolTip(
-            f"{totals['replies']} replies would have cost {approx}{usd(totals['gross_usd'], 4)} on {row.name} "
-            f"(prices of {row.effective_date}); electricity used: {usd(totals['energy_usd'], 4)}.{lower}\n"
-            "Click for the savings dashboard.")
-
-    def _show_reply_costs(self) -> None:
-        ids = [m.id for m in self.history if m.role == "assistant"]
-        views = {m.id: v for m, v in zip(self.history, self.chat.views)}
-        self.runner.run(lambda: self.runner.savings_store().for_messages(ids),
-                        on_done=lambda records: [views[mid].footer.setToolTip(r.tooltip())
-                                                 for mid, r in records.items()
-                                                 if mid in views and views[mid] in self.chat.views])
-
-    def open_savings(self) -> None:
-        from app.ui.savings_dialog import SavingsDialog
-
-        dialog = SavingsDialog(self.settings, self.runner, self)
-        dialog.settings_changed.connect(self._savings_settings_changed)
-        dialog.show()
-        self._savings_dialog = dialog
-
-    def _savings_settings_changed(self) -> None:
-        snapshot = Settings(self.settings.as_dict())
-        self.runner.run(snapshot.save)
-        self.refresh_savings()
+            self.savings.record(reply.messages, reply.text, stats, reply.conversation_id, reply.message_id,
+                                reply.model, reply.view)
 
     def _set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)

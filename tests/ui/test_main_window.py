@@ -320,19 +320,19 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
 
 
 def test_running_savings_total_updates_after_a_reply(qtbot, window):
-    qtbot.waitUntil(lambda: window.savings_button.text().startswith("Saved $0.0000"), timeout=5000)
+    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved $0.0000"), timeout=5000)
     send(qtbot, window, "What is a hash map?")
-    qtbot.waitUntil(lambda: window.savings_button.text() != "Saved $0.0000 vs GPT-4o", timeout=10_000)
-    assert re.match(r"Saved \$0\.\d{4} vs GPT-4o", window.savings_button.text())
-    assert window.savings_button.text() != "Saved $0.0000 vs GPT-4o"
+    qtbot.waitUntil(lambda: window.savings.button.text() != "Saved $0.0000 vs GPT-4o", timeout=10_000)
+    assert re.match(r"Saved \$0\.\d{4} vs GPT-4o", window.savings.button.text())
+    assert window.savings.button.text() != "Saved $0.0000 vs GPT-4o"
     tooltip = window.chat.views[-1].footer.toolTip()
     assert tooltip.startswith("On gpt-4o this reply would have cost $") and "Net saved" in tooltip
 
 
 def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     send(qtbot, window, "Hello there")
-    window.open_savings()
-    dialog = window._savings_dialog
+    window.savings.open_dashboard()
+    dialog = window.savings.dialog
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: "Replies: 1" in dialog.summary.text(), timeout=10_000)
     assert "Net saved" in dialog.summary.text() and "2024-08-06" in dialog.price_info.text()
@@ -347,8 +347,8 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     dialog.comparison.setCurrentIndex(index)
     dialog.comparison.activated.emit(index)
     assert window.settings.comparison_model == "claude-sonnet-4.5"
-    qtbot.waitUntil(lambda: "vs Claude Sonnet 4.5" in window.savings_button.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "vs Claude Sonnet 4.5" in window.savings.button.text(), timeout=10_000)
     qtbot.mouseClick(dialog.reprice_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Re-priced 1 replies" in dialog.message.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: window.savings_button.text().startswith("Saved ≈"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved ≈"), timeout=10_000)
     dialog.close()

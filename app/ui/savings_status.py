@@ -1,0 +1,87 @@
+"""The cost-avoided tally in the main window: the running total in the status bar,
+each reply's bill as the tooltip of its statistics line, and the dashboard.
+
+All tally work (token counting, SQLite) runs on the window's background runner.
+"""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.savings.service import comparison_row, record_turn, seen_messages
+from app.savings.tally import Turn, usd
+from app.ui.message_view import MessageView
+from app.ui.qt import QObject, QPushButton
+
+
+class SavingsStatus(QObject):
+    def __init__(self, window, runner, settings: Settings):
+        super().__init__(window)
+        self.window = window
+        self.runner = runner
+        self.settings = settings
+        self.dialog = None
+        self.button = QPushButton("Saved $0.0000")
+        self.button.setFlat(True)
+        self.button.setAccessibleName("API cost avoided")
+        self.button.clicked.connect(self.open_dashboard)
+        window.statusBar().addPermanentWidget(self.button)
+
+    def record(self, messages: list[dict], text: str, stats: dict, conversation_id: int | None,
+               message_id: int | None, model: str, view: MessageView | None) -> None:
+        """Count one finished reply; its bill becomes ``view``'s tooltip."""
+        settings = Settings(self.settings.as_dict())
+        turn = Turn(messages=seen_messages(messages, stats.get("dropped_messages", 0)), reply=text, source="chat",
+                    conversation_id=conversation_id, message_id=message_id, local_model=model,
+                    local_prompt_tokens=stats.get("prompt_tokens", 0),
+                    local_completion_tokens=stats.get("completion_tokens", 0),
+                    wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
+
+        def done(record):
+            if view is not None and view in self.window.chat.views:
+                view.footer.setToolTip(record.tooltip())
+            self.refresh()
+
+        self.runner.run(lambda: record_turn(turn, settings, self.runner.savings_store()), on_done=done,
+                        on_error=lambda exc: self.window.statusBar().showMessage(
+                            f"Not counted in savings: {exc}", 5000))
+
+    def refresh(self) -> None:
+        settings = Settings(self.settings.as_dict())
+        self.runner.run(lambda: (self.runner.savings_store().totals(), comparison_row(settings)),
+                        on_done=self._show)
+
+    def _show(self, result) -> None:
+        totals, row = result
+        approx = "≈" if totals["approximate"] else ""
+        self.button.setText(f"Saved {approx}{usd(totals['net_usd'], 4)} vs {row.name}")
+        lower = "\nReasoning models also bill hidden tokens: the real bill would be higher." \
+            if totals["lower_bound"] else ""
+        self.button.setToolTip(
+            f"{totals['replies']} replies would have cost {approx}{usd(totals['gross_usd'], 4)} on {row.name} "
+            f"(prices of {row.effective_date}); electricity used: {usd(totals['energy_usd'], 4)}.{lower}\n"
+            "Click for the savings dashboard.")
+
+    def show_reply_costs(self, pairs: list[tuple[int, MessageView]]) -> None:
+        """Tooltips for the replies of a conversation just opened: (message id, view) pairs."""
+        views = dict(pairs)
+        ids = list(views)
+
+        def done(records):
+            for message_id, record in records.items():
+                view = views.get(message_id)
+                if view is not None and view in self.window.chat.views:
+                    view.footer.setToolTip(record.tooltip())
+
+        self.runner.run(lambda: self.runner.savings_store().for_messages(ids), on_done=done)
+
+    def open_dashboard(self) -> None:
+        from app.ui.savings_dialog import SavingsDialog
+
+        self.dialog = SavingsDialog(self.settings, self.runner, self.window)
+        self.dialog.settings_changed.connect(self._settings_changed)
+        self.dialog.show()
+
+    def _settings_changed(self) -> None:
+        snapshot = Settings(self.settings.as_dict())
+        self.runner.run(snapshot.save)
+        self.refresh()
