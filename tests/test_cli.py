@@ -179,3 +179,19 @@ def test_savings_json_after_a_chat(hearth_home, tmp_path):
     assert "Compared with GPT-4o" in text and "Net saved" in text
     assert "gpt-4o" in hearth("savings", "prices").stdout
     assert "Re-priced 1 replies" in hearth("savings", "reprice").stdout
+
+
+def test_savings_prices_can_be_chosen_and_edited(hearth_home):
+    result = hearth("savings", "set-price", "gpt-4o", "--input", "2.00", "--output", "8.00",
+                    "--date", "2026-11-01", "--source", "https://example.com/my-contract")
+    assert result.returncode == 0 and "gpt-4o@2026-11-01" in result.stdout
+    row = next(r for r in json.loads(hearth("savings", "prices", "--json").stdout) if r["id"] == "gpt-4o")
+    assert (row["input_per_m"], row["output_per_m"], row["user"]) == ("2.00", "8.00", True)
+    assert row["tokenizer"] == "o200k_base" and row["tokens_exact"]  # kept from the shipped row
+    assert_one_line_error(hearth("savings", "set-price", "x", "--input", "1", "--date", "2026-13-01"),
+                          "YYYY-MM-DD")
+    assert_one_line_error(hearth("savings", "set-price", "x", "--input", "free", "--date", "2026-01-01"),
+                          "not a number")
+    assert "Claude Haiku 4.5" in hearth("savings", "use", "claude-haiku-4.5").stdout
+    assert json.loads(hearth("savings", "--json").stdout)["comparison_model"] == "claude-haiku-4.5"
+    assert_one_line_error(hearth("savings", "use", "nope"), "no price for 'nope'")

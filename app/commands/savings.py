@@ -24,6 +24,18 @@ def run_savings(args) -> int:
                 print(f"{row.id:24s} in {row.input_per_m:>6} out {out} /1M  {mark} since {row.effective_date}  "
                       f"{row.source}")
         return 0
+    if args.savings_command == "use":
+        row = prices.find(args.model)
+        settings.set("comparison_model", row.id)
+        settings.save()
+        print(f"Comparing with {row.name} (prices of {row.effective_date}) from now on; "
+              "'hearth savings reprice' applies it to earlier replies too.")
+        return 0
+    if args.savings_command == "set-price":
+        row = prices.save_user_row(price_row_data(args))
+        print(f"Saved {row.key}: ${row.input_per_m} input"
+              + (f" / ${row.output_per_m} output" if row.output_per_m is not None else "") + " per 1M tokens.")
+        return 0
     row = comparison_row(settings)
     store = SavingsStore()
     try:
@@ -73,3 +85,17 @@ def run_savings(args) -> int:
         print(f"Note: earlier replies were priced with {', '.join(totals['price_keys'])}; "
               "'hearth savings reprice' prices them all with the current comparison model.")
     return 0
+
+
+def price_row_data(args) -> dict:
+    """A user price row from ``set-price`` options, keeping what the shipped row knows."""
+    base = prices.price_table().get(args.model)
+    data = base.as_json() if base else {"tokenizer": "o200k_base", "token_ratio": "1", "tokens_exact": False}
+    data.update({"id": args.model, "input_per_m": args.input, "effective_date": args.date,
+                 "source": args.source or "entered by the user", "date_basis": "entered by the user"})
+    for key, value in (("output_per_m", args.output), ("cached_input_per_m", args.cached),
+                       ("name", args.name), ("provider", args.provider)):
+        if value:
+            data[key] = value
+    data.setdefault("name", args.model)
+    return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -133,8 +134,10 @@ def find(model_id: str) -> PriceRow:
 def save_user_row(data: dict) -> PriceRow:
     """Add or replace one of the user's own rows (validated first)."""
     row = row_from_json(data, user=True)
-    if not row.effective_date:
-        raise HearthError("a price needs the date it took effect (YYYY-MM-DD)")
+    try:
+        date.fromisoformat(row.effective_date)
+    except ValueError:
+        raise HearthError(f"a price needs the date it took effect as YYYY-MM-DD, not {row.effective_date!r}") from None
     rows = [r for r in _read(user_prices_file()) if r.get("id") != row.id]
     rows.append({k: v for k, v in row.as_json().items() if k != "user"})
     write_json_atomic(user_prices_file(), {"version": PRICES_VERSION, "prices": rows})

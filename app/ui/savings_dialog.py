@@ -9,6 +9,7 @@ much larger PySide6-Addons).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from app.config import Settings
@@ -18,7 +19,7 @@ from app.savings.service import comparison_row
 from app.savings.tally import usd
 from app.errors import HearthError
 from app.ui.qt import (
-    QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPalette, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPalette, QPushButton, QTabWidget, QVBoxLayout, QWidget,
     Signal,
 )
 
@@ -69,6 +70,10 @@ class SavingsDialog(QDialog):
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Savings totals")
         form.addRow(self.summary)
+        self.edit_price_button = QPushButton("Edit this model's price…")
+        self.edit_price_button.setAccessibleName("Edit price")
+        self.edit_price_button.clicked.connect(self.edit_price)
+        form.addRow(self.edit_price_button)
         self.reprice_button = QPushButton("Re-price history with these prices")
         self.reprice_button.setAccessibleName("Re-price history")
         self.reprice_button.clicked.connect(self._reprice)
@@ -127,6 +132,22 @@ class SavingsDialog(QDialog):
             return
         self.message.setText("Applies to replies from now on; re-price does not change energy already recorded.")
         self.settings_changed.emit()
+
+    def edit_price(self) -> None:
+        row = prices.price_table()[self.comparison.currentData()]
+        editor = PriceEditor(row, self)
+        editor.accepted.connect(lambda: self._save_price(editor.values()))
+        editor.open()
+        self.price_editor = editor
+
+    def _save_price(self, data: dict) -> None:
+        def done(row):
+            self.message.setText(f"Saved {row.key}. Replies from now on use it; re-price to apply it to history.")
+            self.settings_changed.emit()
+            self.refresh()
+
+        self.runner.run(prices.save_user_row, data, on_done=done,
+                        on_error=lambda exc: self.message.setText(f"Price not saved: {exc}"))
 
     def _reprice(self) -> None:
         settings = Settings(self.settings.as_dict())
@@ -254,3 +275,37 @@ class SavingsDialog(QDialog):
             f"<b>Paid API: {usd(scenario.paid_monthly_usd())} a month</b> · "
             f"<b>open model: {usd(scenario.open_monthly_usd())} a month</b>"
             + (f" · {ratio:.0f}× cheaper" if ratio else ""))
+
+
+class PriceEditor(QDialog):
+    """Your own price for a model: a new dated row that replaces the shipped one from now on."""
+
+    def __init__(self, row, parent=None):
+        super().__init__(parent)
+        self.row = row
+        self.setWindowTitle(f"Price of {row.name}")
+        form = QFormLayout(self)
+        self.fields = {}
+        for key, label, value in (
+                ("input_per_m", "USD per 1M input tokens", row.input_per_m),
+                ("output_per_m", "USD per 1M output tokens", row.output_per_m),
+                ("cached_input_per_m", "USD per 1M cached input tokens", row.cached_input_per_m),
+                ("effective_date", "In effect since (YYYY-MM-DD)", date.today().isoformat()),
+                ("source", "Source (URL or note)", "")):
+            field = QLineEdit("" if value is None else str(value))
+            field.setAccessibleName(label)
+            self.fields[key] = field
+            form.addRow(label, field)
+        buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict:
+        data = self.row.as_json()
+        data.pop("user", None)
+        for key, field in self.fields.items():
+            data[key] = field.text().strip() or None
+        data["source"] = data["source"] or "entered by the user"
+        data["date_basis"] = "entered by the user"
+        return data

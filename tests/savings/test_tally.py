@@ -125,6 +125,8 @@ def test_bad_user_price_rows_are_refused_readably(hearth_home):
         prices.save_user_row({"id": "x", "input_per_m": "cheap", "effective_date": "2026-01-01"})
     with pytest.raises(HearthError, match="date it took effect"):
         prices.save_user_row({"id": "x", "input_per_m": "1"})
+    with pytest.raises(HearthError, match="not '2026-13-01'"):
+        prices.save_user_row({"id": "x", "input_per_m": "1", "effective_date": "2026-13-01"})
 
 
 def test_the_scale_preset_reproduces_the_quoted_figures():

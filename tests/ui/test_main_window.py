@@ -351,4 +351,17 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     qtbot.mouseClick(dialog.reprice_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Re-priced 1 replies" in dialog.message.text(), timeout=10_000)
     qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved ≈"), timeout=10_000)
+    # Edit the comparison model's price: a new dated row of the user's own.
+    dialog.edit_price()
+    editor = dialog.price_editor
+    editor.fields["input_per_m"].setText("6.00")
+    editor.fields["effective_date"].setText("2026-11-01")
+    editor.accept()
+    qtbot.waitUntil(lambda: "Saved claude-sonnet-4.5@2026-11-01" in dialog.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "$6.00 input" in dialog.price_info.text(), timeout=10_000)
+    dialog.edit_price()
+    dialog.price_editor.fields["effective_date"].setText("someday")
+    dialog.price_editor.accept()
+    qtbot.waitUntil(lambda: "Price not saved" in dialog.message.text(), timeout=10_000)
+    dialog.price_editor.close()
     dialog.close()
