@@ -254,10 +254,15 @@ class Engine:
         self.close()
 
     # --- requests ------------------------------------------------------------
-    def load(self, request: p.LoadModel) -> p.Loaded:
+    def load(self, request: p.LoadModel, on_progress=None) -> p.Loaded:
+        """Load a model; ``on_progress(fraction)`` hears how much of it is read."""
         self.start()
         self._send(request)
         event = self._wait_control(LOAD_TIMEOUT_S, "loading the model")
+        while isinstance(event, p.LoadProgress):
+            if on_progress is not None:
+                on_progress(event.fraction)
+            event = self._wait_control(LOAD_TIMEOUT_S, "loading the model")
         if isinstance(event, p.Error):
             self.loaded = None
             raise EngineError(event.message)
@@ -267,12 +272,15 @@ class Engine:
         self._load_request = request
         return event
 
-    def ensure_loaded(self, request: p.LoadModel) -> p.Loaded:
+    def is_loaded(self, request: p.LoadModel) -> bool:
+        return self.alive and self.loaded is not None and self._load_request is not None \
+            and asdict(self._load_request) == asdict(request)
+
+    def ensure_loaded(self, request: p.LoadModel, on_progress=None) -> p.Loaded:
         """Load unless this exact model and settings are already loaded (restarts a dead worker)."""
-        if self.alive and self.loaded and self._load_request is not None \
-                and asdict(self._load_request) == asdict(request):
+        if self.is_loaded(request):
             return self.loaded
-        return self.load(request)
+        return self.load(request, on_progress)
 
     def chat(self, messages: list[dict], **sampling) -> ChatStream:
         if not self.alive or self.loaded is None:

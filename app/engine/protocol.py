@@ -95,6 +95,11 @@ class Loaded:
 
 
 @dataclass
+class LoadProgress:
+    fraction: float  # 0..1 of the weights read
+
+
+@dataclass
 class Token:
     id: str
     text: str
@@ -145,7 +150,7 @@ class Unloaded:
 
 _TYPES = {cls.__name__: cls for cls in (
     LoadModel, Chat, Cancel, GetStats, Unload, Shutdown,
-    Ready, Loaded, Token, Done, Error, WorkerStats, Unloaded,
+    Ready, Loaded, LoadProgress, Token, Done, Error, WorkerStats, Unloaded,
 )}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import ctypes
 import os
 import queue
@@ -161,11 +162,13 @@ class Worker:
         started = time.perf_counter()
 
         def attempt(layers: int):
-            return self.llama_cpp.Llama(
-                model_path=req.path, n_ctx=n_ctx, n_gpu_layers=layers,
-                n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
-                n_batch=min(req.n_batch, n_ctx), flash_attn=flash, verbose=False,
-            )
+            with self._reporting_progress():
+                return self.llama_cpp.Llama(
+                    model_path=req.path, n_ctx=n_ctx, n_gpu_layers=layers,
+                    n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
+                    n_batch=min(req.n_batch, n_ctx), flash_attn=flash, verbose=False,
+                )
+
 
         try:
             try:
@@ -209,6 +212,39 @@ class Worker:
             chat_template=self.template_source, n_threads=req.n_threads,
             n_threads_batch=req.n_threads_batch,
         ))
+
+    @contextlib.contextmanager
+    def _reporting_progress(self):
+        """Send LoadProgress while llama.cpp reads the weights.
+
+        WORKAROUND: llama-cpp-python 0.3.x builds the model parameters inside
+        ``Llama.__init__`` and offers no progress hook, so the default-params
+        factory it calls is wrapped for the duration of the load to attach
+        llama.cpp's own progress callback. Re-check on upgrades.
+        """
+        import llama_cpp.llama_cpp as raw
+
+        last = [-1.0]
+
+        def on_progress(fraction, _user_data):
+            if fraction >= 1.0 or fraction - last[0] >= 0.05:
+                last[0] = fraction
+                self.send(p.LoadProgress(round(float(fraction), 3)))
+            return True
+
+        callback = raw.llama_progress_callback(on_progress)
+        original = raw.llama_model_default_params
+
+        def with_progress():
+            params = original()
+            params.progress_callback = callback
+            return params
+
+        raw.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            raw.llama_model_default_params = original
 
     def _token_text(self, token: int) -> str:
         if token < 0:

@@ -2,7 +2,7 @@
 
 ``EngineBridge`` lives in a ``QThread``; the window calls its slots through
 queued signals and hears back through its signals: ``loading(str path)``,
-``loaded(str path)``, ``load_failed(str)``, ``token(str)``, ``failed(str)``
+``load_progress(float)`` (0..1), ``loaded(str path)``, ``load_failed(str)``, ``token(str)``, ``failed(str)``
 (a readable message about the reply) and ``finished(dict)`` (the reply's
 stats, always emitted last, also after a failure). ``cancel()`` is safe to
 call from the GUI thread: it only writes one line to the worker's pipe.
@@ -19,6 +19,7 @@ from app.ui.qt import QObject, Signal, Slot
 
 class EngineBridge(QObject):
     loading = Signal(str)
+    load_progress = Signal(float)
     loaded = Signal(str)
     load_failed = Signal(str)
     token = Signal(str)
@@ -32,12 +33,10 @@ class EngineBridge(QObject):
 
     @Slot(object)
     def load(self, request: LoadModel) -> None:
-        already = self.engine.alive and self.engine.loaded is not None and \
-            self.engine._load_request == request
-        if not already:
+        if not self.engine.is_loaded(request):
             self.loading.emit(request.path)
         try:
-            self.engine.ensure_loaded(request)
+            self.engine.ensure_loaded(request, on_progress=self.load_progress.emit)
         except EngineError as exc:
             self.load_failed.emit(str(exc))
             return

@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         self._request_chat.connect(self.bridge.chat)
         self._request_shutdown.connect(self.bridge.shutdown)
         self.bridge.loading.connect(self._on_loading)
+        self.bridge.load_progress.connect(self._on_load_progress)
         self.bridge.loaded.connect(self._on_loaded)
         self.bridge.load_failed.connect(self._on_load_failed)
         self.bridge.token.connect(self._on_token)
@@ -267,6 +268,10 @@ class MainWindow(QMainWindow):
     def _on_loading(self, path: str) -> None:
         self._ready = False
         self.model_state.setText(f"Loading {Path(path).name}…")
+
+    def _on_load_progress(self, fraction: float) -> None:
+        if not self._ready:
+            self.model_state.setText(f"Loading {self.model.path.name}… {fraction:.0%}")
 
     def _on_loaded(self, path: str) -> None:
         self._ready = True

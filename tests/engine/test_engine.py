@@ -211,3 +211,11 @@ def test_worker_exits_when_its_parent_goes_away(own_engine, starter_path):
     proc = own_engine._proc
     proc.stdin.close()  # what the OS does when the app dies
     assert proc.wait(timeout=10) == 0
+
+
+def test_loading_reports_progress(own_engine, starter_path):
+    seen = []
+    loaded = own_engine.load(load_request(starter_path), on_progress=seen.append)
+    assert loaded.n_ctx == 2048
+    assert len(seen) >= 2 and seen == sorted(seen)
+    assert seen[-1] == 1.0 and 0 <= seen[0] < 1.0

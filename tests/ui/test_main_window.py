@@ -309,10 +309,15 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
     qtbot.waitUntil(lambda: win.model_picker.count() == 2, timeout=10_000)
     assert win.model.id == "second-model-q4-1" and not win.notice.isVisible()
     starter_index = win.model_picker.findData("smollm2-135m-instruct-q4-1")
+    progress, labels = [], []
+    win.bridge.load_progress.connect(progress.append)
+    win.bridge.load_progress.connect(lambda _f: labels.append(win.model_state.text()))
     with qtbot.waitSignal(win.bridge.loaded, timeout=30_000):
         win.model_picker.setCurrentIndex(starter_index)
         win.model_picker.activated.emit(starter_index)
         assert win.model_state.text().startswith(("Loading", "Ready"))  # the window answered at once
+    assert progress and progress[-1] == 1.0
+    qtbot.waitUntil(lambda: win.model_state.text() == "Ready", timeout=5000)
     assert win.notice.isVisible() and win.settings.default_model == "smollm2-135m-instruct-q4-1"
     send(qtbot, win, "Hello")
     assert win.chat.views[-1].footer.text().startswith("smollm2-135m-instruct-q4-1")
