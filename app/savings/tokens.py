@@ -58,3 +58,11 @@ def scaled(count: int, ratio: Decimal) -> int:
     if ratio == 1:
         return count
     return int((Decimal(count) * ratio).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def warm_up() -> None:
+    """Load both encodings ahead of the first count. Building tiktoken's tables
+    holds the GIL for ~0.1 s at a time: the GUI does this at start-up, while the
+    model loads, instead of stalling after the first reply."""
+    for name in _FILES:
+        encoding(name)

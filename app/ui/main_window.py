@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.chats import presets as preset_data
 from app.chats import render
+from app.savings import tokens
 from app.chats.attachments import Attachment, message_with, read_attachment
 from app.chats.export import to_json, to_markdown
 from app.chats.prompt import chat_messages, sampling_overrides
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.runner = BackgroundRunner(self, store_factory)
         self.runner.failed.connect(self.show_error)
         self.runner.run(render.warm_up)
+        self.runner.run(tokens.warm_up)
         self._build()
         self._build_menus()
         self._start_engine()
