@@ -45,8 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="installed models")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
-    listing = models_sub.add_parser("list", help="list installed models")
+    listing = models_sub.add_parser("list", help="list installed models, with whether each fits in memory")
     listing.add_argument("--json", action="store_true")
+    importing = models_sub.add_parser("import", help="use a GGUF file you already have (by reference)")
+    importing.add_argument("path")
+    importing.add_argument("--copy", action="store_true", help="copy it into the models folder instead")
+    removing = models_sub.add_parser("rm", help="remove a model (an imported file is only forgotten)")
+    removing.add_argument("id")
 
     chats = sub.add_parser("chats", help="saved conversations")
     chats_sub = chats.add_subparsers(dest="chats_command", metavar="ACTION", parser_class=_Parser)

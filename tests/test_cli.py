@@ -195,3 +195,32 @@ def test_savings_prices_can_be_chosen_and_edited(hearth_home):
     assert "Claude Haiku 4.5" in hearth("savings", "use", "claude-haiku-4.5").stdout
     assert json.loads(hearth("savings", "--json").stdout)["comparison_model"] == "claude-haiku-4.5"
     assert_one_line_error(hearth("savings", "use", "nope"), "no price for 'nope'")
+
+
+def test_models_import_list_fit_and_rm(hearth_home, tmp_path, starter_path):
+    import shutil
+
+    mine = tmp_path / "My Model.Q4_1.gguf"
+    shutil.copyfile(starter_path, mine)
+    result = hearth("models", "import", str(mine))
+    assert result.returncode == 0 and "used in place, not copied" in result.stdout
+    rows = {r["id"]: r for r in json.loads(hearth("models", "list", "--json").stdout)}
+    assert rows["my-model-q4-1"]["file"] == str(mine) and rows["my-model-q4-1"]["source"] == "imported"
+    assert rows["my-model-q4-1"]["fit"] == "fits" and rows["my-model-q4-1"]["memory_bytes"] > mine.stat().st_size
+    assert "fits (" in hearth("models", "list").stdout
+    assert json.loads(hearth("chat", "--model", "my-model-q4-1", "--json", "--max-tokens", "3", "hi").stdout)[
+        "model"] == "my-model-q4-1"
+    assert "forgotten" in hearth("models", "rm", "my-model-q4-1").stdout
+    assert mine.exists()  # an imported file is never deleted
+    copied = hearth("models", "import", "--copy", str(mine))
+    assert "copied into the models folder" in copied.stdout
+    assert (hearth_home / "models" / mine.name).exists()
+    assert_one_line_error(hearth("models", "import", "--copy", str(mine)), "already in the models folder")
+    assert "deleted" in hearth("models", "rm", "my-model-q4-1").stdout
+    assert not (hearth_home / "models" / mine.name).exists()
+    assert_one_line_error(hearth("models", "rm", "starter"), "built in")
+    assert_one_line_error(hearth("models", "rm", "nope"), "no installed model called 'nope'")
+    assert_one_line_error(hearth("models", "import", str(tmp_path / "missing.gguf")), "no such file")
+    bogus = tmp_path / "notes.gguf"
+    bogus.write_text("hello")
+    assert_one_line_error(hearth("models", "import", str(bogus)), "not a GGUF model file")

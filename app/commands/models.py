@@ -2,34 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from app import hardware
 from app.cli import print_json
+from app.config import load_settings
+from app.library.fit import fit
 from app.library.gguf_header import human_bytes
 from app.library.registry import ModelRegistry
 
 
 def run_models(args) -> int:
+    registry = ModelRegistry()
     if args.models_command == "list":
-        return _list(args.json)
+        return _list(registry, args.json)
+    if args.models_command == "import":
+        model = registry.import_model(Path(args.path), copy=args.copy)
+        how = "copied into the models folder" if args.copy else "used in place, not copied"
+        print(f"Imported {model.id} ({model.info.size_label}, {model.info.quantization}): {how}.")
+        return 0
+    if args.models_command == "rm":
+        model = registry.remove(args.id)
+        what = "forgotten (the file was left where it is)" if model.source == "imported" else "deleted"
+        print(f"{model.id}: {what}.")
+        return 0
     return 2
 
 
-def _list(as_json: bool) -> int:
-    rows = [model.as_dict() for model in ModelRegistry().models()]
+def _fit_columns(model, context_length: int, available: int | None) -> dict:
+    if model.info is None:
+        return {"memory_bytes": None, "fit": None}
+    estimate = fit(model.info, context_length, available)
+    return {"memory_bytes": estimate.need_bytes, "fit": estimate.verdict, "fit_context": context_length}
+
+
+def _list(registry: ModelRegistry, as_json: bool) -> int:
+    context_length = load_settings().context_length
+    _total, available = hardware.memory_bytes()
+    rows = []
+    for model in registry.models():
+        row = model.as_dict()
+        row.update(_fit_columns(model, context_length, available))
+        rows.append(row)
     if as_json:
         print_json(rows)
         return 0
     if not rows:
         print("No models installed.")
         return 0
-    header = ("ID", "SIZE", "ARCH", "PARAMS", "QUANT", "CONTEXT", "FILE")
+    header = ("ID", "SIZE", "ARCH", "PARAMS", "QUANT", "CONTEXT", "FITS?", "FILE")
     table = [header]
     for row in rows:
         if row["problem"]:
-            table.append((row["id"], "-", "-", "-", "-", "-", f"{row['file']}  [unusable: {row['problem']}]"))
+            table.append((row["id"], "-", "-", "-", "-", "-", "-", f"{row['file']}  [unusable: {row['problem']}]"))
             continue
         label = row["id"] + (" (starter)" if row["source"] == "starter" else "")
         table.append((label, human_bytes(row["size_bytes"]), row["architecture"], row["size_label"],
-                      row["quantization"], str(row["context_length"] or "?"), row["file"]))
+                      row["quantization"], str(row["context_length"] or "?"),
+                      f"{row['fit']} ({human_bytes(row['memory_bytes'])})", row["file"]))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header) - 1)]
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]))

