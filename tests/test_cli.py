@@ -224,3 +224,10 @@ def test_models_import_list_fit_and_rm(hearth_home, tmp_path, starter_path):
     bogus = tmp_path / "notes.gguf"
     bogus.write_text("hello")
     assert_one_line_error(hearth("models", "import", str(bogus)), "not a GGUF model file")
+
+
+def test_gui_without_a_display_says_so(monkeypatch):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60,
+                            env=dict(env, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    assert_one_line_error(result, "no display")

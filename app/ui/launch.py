@@ -11,6 +11,13 @@ from app.library.registry import ModelRegistry
 
 
 def run_gui(argv: list[str] | None = None) -> int:
+    import os
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        # Qt would abort with its own fatal message; say what to do instead.
+        raise HearthError("no display to open the window on: start Hearth from a desktop session, "
+                          "or use the command line (hearth chat, hearth --help)")
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication, QMessageBox
 
