@@ -16,6 +16,10 @@ def run_models(args) -> int:
     registry = ModelRegistry()
     if args.models_command == "list":
         return _list(registry, args.json)
+    if args.models_command == "search":
+        return _search(args)
+    if args.models_command == "files":
+        return _files(args)
     if args.models_command == "import":
         model = registry.import_model(Path(args.path), copy=args.copy)
         how = "copied into the models folder" if args.copy else "used in place, not copied"
@@ -63,4 +67,36 @@ def _list(registry: ModelRegistry, as_json: bool) -> int:
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header) - 1)]
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]))
+    return 0
+
+
+def _search(args) -> int:
+    from app.library import hub
+
+    results = hub.search(args.query, args.sort, max(1, min(args.limit, 100)), offline=load_settings().offline)
+    if args.json:
+        print_json([vars(r) for r in results])
+        return 0
+    if not results:
+        print(f"No GGUF repositories match {args.query!r}.")
+    for r in results:
+        print(f"{r.id:60s} {r.downloads:>10,} downloads {r.likes:>6,} likes  {(r.last_modified or '')[:10]}")
+    return 0
+
+
+def _files(args) -> int:
+    from app.library import hub
+
+    details = hub.repo_details(args.repo, offline=load_settings().offline)
+    if args.json:
+        print_json({"id": details.id, "license": details.license, "description": details.description,
+                    "downloads": details.downloads, "likes": details.likes,
+                    "files": [vars(f) for f in details.files]})
+        return 0
+    print(f"{details.id}  (license: {details.license or 'not stated'}, {details.downloads:,} downloads)")
+    if not details.files:
+        print("No GGUF files in this repository.")
+    for f in details.files:
+        split = f"  ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
+        print(f"  {f.quantization:10s} {human_bytes(f.size):>10s}  {f.name}{split}")
     return 0
