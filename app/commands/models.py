@@ -20,6 +20,8 @@ def run_models(args) -> int:
         return _search(args)
     if args.models_command == "files":
         return _files(args)
+    if args.models_command == "pull":
+        return _pull(args)
     if args.models_command == "import":
         model = registry.import_model(Path(args.path), copy=args.copy)
         how = "copied into the models folder" if args.copy else "used in place, not copied"
@@ -99,4 +101,30 @@ def _files(args) -> int:
     for f in details.files:
         split = f"  ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
         print(f"  {f.quantization:10s} {human_bytes(f.size):>10s}  {f.name}{split}")
+    return 0
+
+
+def _pull(args) -> int:
+    import sys
+
+    from app.library import download
+
+    interactive = sys.stderr.isatty()
+
+    def show(progress):
+        if interactive:
+            sys.stderr.write(f"\r{progress.describe():60s}")
+            sys.stderr.flush()
+
+    try:
+        path = download.pull(args.repo, args.file, on_progress=show, offline=load_settings().offline)
+    except KeyboardInterrupt:
+        print(f"\nhearth: download of {args.file} paused; run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        if interactive:
+            sys.stderr.write("\n")
+    from app.library.registry import model_id_for
+
+    print(f"Installed {model_id_for(path)} ({human_bytes(path.stat().st_size)}, SHA-256 verified): {path}")
     return 0

@@ -19,6 +19,8 @@ class LoopbackHub:
     def __init__(self):
         self.repos: dict[str, dict] = {}
         self.requests: list[str] = []
+        self.ranges: list[str | None] = []  # the Range header of every file request
+        self.file_behaviour: dict[str, str] = {}  # file name -> "cut once", "corrupt"
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,8 @@ class LoopbackHub:
                 if url.path.startswith("/api/models/"):
                     repo_id = unquote(url.path[len("/api/models/"):]).split("/revision/")[0]
                     return hub._info(self, repo_id)
+                if "/resolve/" in url.path:
+                    return hub._file(self, unquote(url.path))
                 self._json({"error": "not found"}, 404)
 
             def _json(self, data, status=200, headers=None):
@@ -101,3 +105,41 @@ class LoopbackHub:
         return handler._json({"id": repo_id, "_id": repo_id, "modelId": repo_id, "sha": "0" * 40,
                               "downloads": repo["downloads"], "likes": repo["likes"], "private": False,
                               "cardData": {"license": repo["license"]}, "siblings": siblings, "tags": ["gguf"]})
+
+    def _file(self, handler, path: str) -> None:
+        repo_part, _, rest = path.lstrip("/").partition("/resolve/")
+        _revision, _, name = rest.partition("/")
+        repo = self.repos.get(repo_part)
+        if repo is None or name not in repo["files"]:
+            return handler._json({"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"})
+        data = repo["files"][name]
+        behaviour = self.file_behaviour.get(name)
+        if behaviour == "corrupt":
+            data = bytes(b ^ 0xFF for b in data)
+        range_header = handler.headers.get("Range")
+        self.ranges.append(range_header)
+        start = 0
+        if range_header and range_header.startswith("bytes="):
+            start = int(range_header[6:].split("-")[0])
+            if start >= len(data):
+                handler.send_response(416)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return None
+        body = data[start:]
+        handler.send_response(206 if start else 200)
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("ETag", f'"{hashlib.sha256(repo["files"][name]).hexdigest()}"')
+        handler.send_header("X-Repo-Commit", "0" * 40)
+        handler.end_headers()
+        if behaviour == "cut once":  # send half, then drop the connection: a lost network
+            self.file_behaviour.pop(name)
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return None
+        handler.wfile.write(body)
+        return None
