@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     pulling = models_sub.add_parser("pull", help="download a GGUF file from the Hub (resumable, verified)")
     pulling.add_argument("repo")
     pulling.add_argument("file")
+    scanning = models_sub.add_parser("scan", help="find GGUF models from other tools (HF cache, LM Studio, "
+                                                   "Ollama, GPT4All) to use in place")
+    scanning.add_argument("--use", action="store_true", help="add every model found, by reference")
+    scanning.add_argument("--json", action="store_true")
     importing = models_sub.add_parser("import", help="use a GGUF file you already have (by reference)")
     importing.add_argument("path")
     importing.add_argument("--copy", action="store_true", help="copy it into the models folder instead")

