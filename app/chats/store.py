@@ -21,8 +21,8 @@ from pathlib import Path
 
 from app import paths
 from app.errors import HearthError
+from app.storage import open_database
 
-SCHEMA_VERSION = 1
 
 COMPLETE, STREAMING, STOPPED, ERROR, INTERRUPTED = "complete", "streaming", "stopped", "error", "interrupted"
 
@@ -88,30 +88,15 @@ def _v1(db: sqlite3.Connection) -> None:
 
 # Ordered migrations: _MIGRATIONS[n] brings a database from version n to n + 1.
 _MIGRATIONS = [_v1]
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class ChatStore:
     def __init__(self, path: Path | None = None):
         self.path = path or paths.database_file()
-        try:
-            self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise HearthError(f"cannot open the chat database {self.path}: {exc}") from None
+        self.db = open_database(self.path, _MIGRATIONS, "chat database")
         with self.db:
             self.db.execute("UPDATE messages SET status = ? WHERE status = ?", (INTERRUPTED, STREAMING))
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise HearthError(f"the chat database {self.path} was written by a newer Hearth (format {version})")
-        for step in range(version, SCHEMA_VERSION):
-            with self.db:
-                _MIGRATIONS[step](self.db)
-                self.db.execute(f"PRAGMA user_version = {step + 1}")
 
     def close(self) -> None:
         self.db.close()

@@ -9,7 +9,6 @@ Money is stored as decimal strings and summed in Python, never as floats.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +16,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from app import paths
-from app.errors import HearthError
 from app.savings import energy
 from app.savings.prices import PriceRow
 from app.savings.tokens import count_chat, count_text, scaled
+from app.storage import open_database
 
-SCHEMA_VERSION = 1
-CENT = Decimal("0.01")
 PICO = Decimal("1e-12")
 
 _SCHEMA = """
@@ -61,6 +58,15 @@ CREATE TABLE replies (
 );
 CREATE INDEX replies_by_message ON replies(message_id);
 """
+
+
+def _v1(db) -> None:
+    db.executescript(_SCHEMA)
+
+
+# Ordered migrations: _MIGRATIONS[n] brings a database from version n to n + 1.
+_MIGRATIONS = [_v1]
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass
@@ -130,18 +136,7 @@ def price_turn_tokens(counts: dict[str, tuple[int, int]], row: PriceRow) -> tupl
 class SavingsStore:
     def __init__(self, path: Path | None = None):
         self.path = path or paths.data_dir() / "savings.db"
-        try:
-            self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise HearthError(f"{self.path} was written by a newer Hearth (format {version})")
-            if version < 1:
-                with self.db:
-                    self.db.executescript(_SCHEMA)
-                    self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise HearthError(f"cannot open the savings database {self.path}: {exc}") from None
+        self.db = open_database(self.path, _MIGRATIONS, "savings database")
 
     def close(self) -> None:
         self.db.close()
