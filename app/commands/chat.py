@@ -71,14 +71,10 @@ def run_chat(args) -> int:
 
 def _tally(settings, model_id: str, messages: list[dict], reply: str, stats) -> None:
     """Count the reply in the cost-avoided tally; a failure here never fails the chat."""
-    from app.savings.service import record_turn, seen_messages
-    from app.savings.tally import Turn
+    from app.savings.service import record_turn, turn_for_reply
 
     try:
-        record_turn(Turn(messages=seen_messages(messages, stats.dropped_messages), reply=reply, source="chat",
-                         local_model=model_id, local_prompt_tokens=stats.prompt_tokens,
-                         local_completion_tokens=stats.completion_tokens, wall_s=stats.total_ms / 1000,
-                         energy_j=stats.energy_j), settings)
+        record_turn(turn_for_reply(messages, reply, asdict(stats), model_id), settings)
     except HearthError as exc:
         import logging
 

@@ -33,6 +33,17 @@ def seen_messages(messages: list[dict], dropped: int) -> list[dict]:
     return messages[:first] + messages[first + dropped:]
 
 
+def turn_for_reply(messages: list[dict], reply: str, stats: dict, local_model: str | None,
+                   conversation_id: int | None = None, message_id: int | None = None,
+                   source: str = "chat") -> Turn:
+    """A tally turn from a finished reply's stats (``ReplyStats`` as a dict)."""
+    return Turn(messages=seen_messages(messages, stats.get("dropped_messages", 0)), reply=reply, source=source,
+                conversation_id=conversation_id, message_id=message_id, local_model=local_model,
+                local_prompt_tokens=stats.get("prompt_tokens", 0),
+                local_completion_tokens=stats.get("completion_tokens", 0),
+                wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
+
+
 def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = None) -> Record:
     own = store is None
     store = store or SavingsStore()

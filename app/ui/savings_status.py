@@ -7,8 +7,8 @@ All tally work (token counting, SQLite) runs on the window's background runner.
 from __future__ import annotations
 
 from app.config import Settings
-from app.savings.service import comparison_row, record_turn, seen_messages
-from app.savings.tally import Turn, usd
+from app.savings.service import comparison_row, record_turn, turn_for_reply
+from app.savings.tally import usd
 from app.ui.message_view import MessageView
 from app.ui.qt import QObject, QPushButton
 
@@ -30,12 +30,7 @@ class SavingsStatus(QObject):
                message_id: int | None, model: str, view: MessageView | None) -> None:
         """Count one finished reply; its bill becomes ``view``'s tooltip."""
         settings = Settings(self.settings.as_dict())
-        turn = Turn(messages=seen_messages(messages, stats.get("dropped_messages", 0)), reply=text, source="chat",
-                    conversation_id=conversation_id, message_id=message_id, local_model=model,
-                    local_prompt_tokens=stats.get("prompt_tokens", 0),
-                    local_completion_tokens=stats.get("completion_tokens", 0),
-                    wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
-
+        turn = turn_for_reply(messages, text, stats, model, conversation_id, message_id)
         def done(record):
             if view is not None and view in self.window.chat.views:
                 view.footer.setToolTip(record.tooltip())
