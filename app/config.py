@@ -136,6 +136,10 @@ class Settings:
     def as_dict(self) -> dict:
         return dict(self._values)
 
+    def copy(self) -> "Settings":
+        """A snapshot to hand to another thread (same file to save to)."""
+        return Settings(self.as_dict(), path=self._path)
+
     def save(self) -> None:
         path = self._path or paths.settings_file()
         data = {"version": SETTINGS_VERSION, "settings": self._values}

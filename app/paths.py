@@ -38,10 +38,6 @@ def logs_dir() -> Path:
     return _sub("logs")
 
 
-def collections_dir() -> Path:
-    return _sub("collections")
-
-
 def settings_file() -> Path:
     return data_dir() / "settings.json"
 

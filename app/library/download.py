@@ -150,7 +150,7 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
     except HearthError:
         raise
     except Exception as exc:  # network trouble: keep the partial file for a resume
-        raise hub._readable(exc, f"{repo_id}/{remote}") from None
+        raise hub.readable_error(exc, f"{repo_id}/{remote}") from None
     if sha and _sha256(partial) != sha:
         partial.unlink(missing_ok=True)
         raise HearthError(f"{target.name} does not match the Hub's SHA-256 (corrupted in transit?); "

@@ -100,7 +100,7 @@ def _api():
     return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
 
 
-def _readable(exc: Exception, what: str) -> HubError:
+def readable_error(exc: Exception, what: str) -> HubError:
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
     if isinstance(exc, GatedRepoError):
@@ -129,7 +129,7 @@ def search(query: str, sort: str = "downloads", limit: int = 20, offline: bool =
     try:
         models = list(_api().list_models(search=query or None, filter="gguf", sort=SORTS[sort], limit=limit))
     except Exception as exc:  # every failure becomes one readable line
-        raise _readable(exc, f"search {query!r}") from None
+        raise readable_error(exc, f"search {query!r}") from None
     return [RepoSummary(m.id, m.downloads or 0, m.likes or 0,
                         m.last_modified.isoformat() if m.last_modified else None) for m in models]
 
@@ -140,7 +140,7 @@ def repo_details(repo_id: str, offline: bool = False) -> RepoDetails:
     try:
         info = _api().model_info(repo_id, files_metadata=True)
     except Exception as exc:
-        raise _readable(exc, repo_id) from None
+        raise readable_error(exc, repo_id) from None
     rows = []
     for sibling in info.siblings or []:
         sha = sibling.lfs.sha256 if sibling.lfs else None

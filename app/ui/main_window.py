@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
         self._load_current_model()
 
     def _load_request(self):
-        settings = Settings(self.settings.as_dict())
+        settings = self.settings.copy()
         if self.conversation_settings.get("context_length"):
             settings.set("context_length", self.conversation_settings["context_length"])
         return load_request(str(self.model.path), settings)
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         self.model = chosen
         self.notice.setVisible(chosen.is_starter)
         self.settings.set("default_model", chosen.id)
-        snapshot = Settings(self.settings.as_dict())
+        snapshot = self.settings.copy()
         self.runner.run(snapshot.save)
         self._load_current_model()
 
@@ -509,7 +509,7 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # a bad typed value: say so, keep the old settings
                 self.show_error(str(exc))
                 return
-            snapshot = Settings(self.settings.as_dict())
+            snapshot = self.settings.copy()
             self.runner.run(snapshot.save)
             if self.reply is None:
                 self._load_current_model()

@@ -84,7 +84,7 @@ class SavingsDialog(QDialog):
         return page
 
     def refresh(self) -> None:
-        settings = Settings(self.settings.as_dict())
+        settings = self.settings.copy()
         self.runner.run(lambda: (self.runner.savings_store().totals(), comparison_row(settings),
                                  {by: self.runner.savings_store().grouped(by) for by in ("day", "model", "conversation")}),
                         on_done=self._show)
@@ -150,7 +150,7 @@ class SavingsDialog(QDialog):
                         on_error=lambda exc: self.message.setText(f"Price not saved: {exc}"))
 
     def _reprice(self) -> None:
-        settings = Settings(self.settings.as_dict())
+        settings = self.settings.copy()
 
         def done(report):
             self.message.setText(

@@ -29,7 +29,7 @@ class SavingsStatus(QObject):
     def record(self, messages: list[dict], text: str, stats: dict, conversation_id: int | None,
                message_id: int | None, model: str, view: MessageView | None) -> None:
         """Count one finished reply; its bill becomes ``view``'s tooltip."""
-        settings = Settings(self.settings.as_dict())
+        settings = self.settings.copy()
         turn = turn_for_reply(messages, text, stats, model, conversation_id, message_id)
         def done(record):
             if view is not None and view in self.window.chat.views:
@@ -41,7 +41,7 @@ class SavingsStatus(QObject):
                             f"Not counted in savings: {exc}", 5000))
 
     def refresh(self) -> None:
-        settings = Settings(self.settings.as_dict())
+        settings = self.settings.copy()
         self.runner.run(lambda: (self.runner.savings_store().totals(), comparison_row(settings)),
                         on_done=self._show)
 
@@ -77,6 +77,6 @@ class SavingsStatus(QObject):
         self.dialog.show()
 
     def _settings_changed(self) -> None:
-        snapshot = Settings(self.settings.as_dict())
+        snapshot = self.settings.copy()
         self.runner.run(snapshot.save)
         self.refresh()
