@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     files = models_sub.add_parser("files", help="the GGUF files of a Hub repository")
     files.add_argument("repo")
     files.add_argument("--json", action="store_true")
+    cataloguing = models_sub.add_parser("catalog", help="recommended models for this machine, with fit and speed")
+    cataloguing.add_argument("--json", action="store_true")
     pulling = models_sub.add_parser("pull", help="download a GGUF file from the Hub (resumable, verified)")
     pulling.add_argument("repo")
     pulling.add_argument("file")

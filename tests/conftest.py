@@ -78,3 +78,27 @@ def copy_starter(tmp_path, starter_path):
         shutil.copyfile(starter_path, target)
         return target
     return make
+
+
+@pytest.fixture
+def gguf_bytes(bad_models):
+    return bad_models["unknown_arch"].read_bytes()  # a small, structurally valid GGUF
+
+
+@pytest.fixture
+def loopback(monkeypatch, gguf_bytes):
+    from tests.library.loopback_hub import LoopbackHub
+
+    with LoopbackHub() as server:
+        big = gguf_bytes + b"\0" * 300_000  # padding after the tensor data: still a valid file
+        server.add("tester/tiny-GGUF", {
+            "tiny.Q4_0.gguf": big,
+            "sub/dir/nested.Q8_0.gguf": gguf_bytes,
+            "notes.Q4_0.gguf": b"not a model at all, but the hash matches",
+            "split.F16-00001-of-00002.gguf": gguf_bytes,
+            "split.F16-00002-of-00002.gguf": b"second part bytes",
+        })
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server

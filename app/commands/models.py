@@ -10,6 +10,7 @@ from app.config import load_settings
 from app.library.fit import fit
 from app.library.gguf_header import human_bytes
 from app.library.registry import ModelRegistry
+from app.library.speed import describe_speed
 
 
 def run_models(args) -> int:
@@ -20,6 +21,8 @@ def run_models(args) -> int:
         return _search(args)
     if args.models_command == "files":
         return _files(args)
+    if args.models_command == "catalog":
+        return _catalog(args)
     if args.models_command == "scan":
         return _scan(registry, args)
     if args.models_command == "pull":
@@ -92,17 +95,63 @@ def _files(args) -> int:
     from app.library import hub
 
     details = hub.repo_details(args.repo, offline=load_settings().offline)
+    estimator = _estimator()
+    estimates = [estimator.for_file(f.size, f.quantization) for f in details.files]
     if args.json:
         print_json({"id": details.id, "license": details.license, "description": details.description,
                     "downloads": details.downloads, "likes": details.likes,
-                    "files": [vars(f) for f in details.files]})
+                    "files": [dict(vars(f), **_estimate_columns(e)) for f, e in zip(details.files, estimates)]})
         return 0
     print(f"{details.id}  (license: {details.license or 'not stated'}, {details.downloads:,} downloads)")
     if not details.files:
         print("No GGUF files in this repository.")
-    for f in details.files:
+    for f, e in zip(details.files, estimates):
         split = f"  ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
-        print(f"  {f.quantization:10s} {human_bytes(f.size):>10s}  {f.name}{split}")
+        print(f"  {f.quantization:10s} {human_bytes(f.size):>10s}  {e.fit.verdict:10s} "
+              f"{describe_speed(e.tokens_per_s):>12s}  {f.name}{split}")
+    return 0
+
+
+def _estimator():
+    """Fit and speed for files not yet downloaded; measures this machine once (cached)."""
+    import sys
+
+    from app.library import speed
+    from app.library.catalog import Estimator
+
+    profile = speed.machine_profile(measure=False)
+    if profile is None:
+        print("Measuring this machine once for speed estimates (a few seconds)…", file=sys.stderr)
+        profile = speed.machine_profile()
+    return Estimator(load_settings().context_length, profile)
+
+
+def _estimate_columns(estimate) -> dict:
+    return {"fit": estimate.fit.verdict, "memory_bytes": estimate.fit.need_bytes,
+            "tokens_per_s": round(estimate.tokens_per_s, 1) if estimate.tokens_per_s else None}
+
+
+def _catalog(args) -> int:
+    from app.library.catalog import load_catalog
+
+    catalog = load_catalog()
+    total, _available = hardware.memory_bytes()
+    estimator = _estimator()
+    rows = []
+    for m in catalog.models:
+        pick = m.recommended_file(total)
+        estimate = estimator.for_file(pick.size_bytes, pick.quantization, m.purpose == "embedding")
+        rows.append({"id": m.id, "name": m.name, "purpose": m.purpose, "repo": m.repo, "license": m.license,
+                     "file": pick.file, "quantization": pick.quantization, "size_bytes": pick.size_bytes,
+                     **_estimate_columns(estimate)})
+    if args.json:
+        print_json({"made": catalog.made, "models": rows})
+        return 0
+    print(f"Recommended for this machine (catalog of {catalog.made}); download with: hearth models pull REPO FILE")
+    for r in rows:
+        speed_text = "embedding" if r["purpose"] == "embedding" else describe_speed(r["tokens_per_s"])
+        print(f"  {r['purpose']:9s} {r['name']:28s} {r['quantization']:7s} {human_bytes(r['size_bytes']):>9s} "
+              f"{r['fit']:10s} {speed_text:>12s}  {r['repo']} {r['file']}")
     return 0
 
 

@@ -25,6 +25,8 @@ from app.library import hub
 from app.library.gguf_header import GGUFError, human_bytes, read_gguf
 
 CHUNK = 1 << 20
+# Seconds without a byte before a transfer counts as lost (it stays resumable).
+READ_TIMEOUT_S = 30.0
 DISK_MARGIN_BYTES = 200 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]")
 
@@ -63,6 +65,17 @@ def local_name(remote_name: str) -> str:
     if not name.lower().endswith(".gguf") or name.startswith("."):
         raise HearthError(f"{remote_name!r} is not a GGUF file")
     return name
+
+
+def part_names(filename: str) -> list[str]:
+    """Every part of a split model ("x-00001-of-00003.gguf"), or just the file."""
+    match = hub.split_match(filename)
+    if not match:
+        return [filename]
+    total = int(match["total"])
+    prefix = filename[: match.start("part")]
+    suffix = filename[match.end("part"):]
+    return [f"{prefix}{i:05d}{suffix}" for i in range(1, total + 1)]
 
 
 def _sha256(path: Path) -> str:
@@ -123,7 +136,8 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
     started, last_report = time.monotonic(), 0.0
     received = 0
     try:
-        with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=30) as response:
+        with get_session().stream("GET", url, headers=headers, follow_redirects=True,
+                                      timeout=READ_TIMEOUT_S) as response:
             if response.status_code == 416:  # the partial file already holds everything
                 pass
             else:

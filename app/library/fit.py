@@ -64,10 +64,33 @@ def fit(info: GGUFInfo, n_ctx: int, available_bytes: int | None, n_batch: int = 
     need = memory_needed(info, n_ctx, n_batch)
     if available_bytes is None:
         return Fit(need, None, "unknown")
+    return fit_verdict(need, available_bytes)
+
+
+# Before download there is no header: KV cache bytes per token per parameter, typical of
+# grouped-query models (Llama 3.1 8B: 1.6e-5, Gemma 2 9B: 3.7e-5, Qwen2.5 7B: 0.75e-5).
+KV_BYTES_PER_PARAM_PER_TOKEN = 2e-5
+VOCAB_GUESS = 150_000
+
+
+def fit_for_file(size_bytes: int, params: int, n_ctx: int, available_bytes: int | None,
+                 gpu_free_bytes: int | None = None, n_batch: int = 512) -> Fit:
+    """The same verdict for a Hub file not yet downloaded, from its size and parameter count.
+
+    With a usable GPU, a model that fits its free memory is judged against that instead.
+    """
+    need = (size_bytes + int(params * KV_BYTES_PER_PARAM_PER_TOKEN * n_ctx) + RUNTIME_OVERHEAD_BYTES
+            + VOCAB_GUESS * min(n_batch, n_ctx) * 4)
+    if gpu_free_bytes and need <= gpu_free_bytes:
+        return Fit(need, gpu_free_bytes, "fits (GPU)")
+    if available_bytes is None:
+        return Fit(need, None, "unknown")
+    return fit_verdict(need, available_bytes)
+
+
+def fit_verdict(need: int, available_bytes: int) -> Fit:
     if need <= available_bytes * FITS_SHARE:
-        verdict = "fits"
-    elif need <= available_bytes:
-        verdict = "tight"
-    else:
-        verdict = "won't fit"
-    return Fit(need, available_bytes, verdict)
+        return Fit(need, available_bytes, "fits")
+    if need <= available_bytes:
+        return Fit(need, available_bytes, "tight")
+    return Fit(need, available_bytes, "won't fit")

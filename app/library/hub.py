@@ -55,6 +55,11 @@ class RepoDetails:
     files: list[GGUFFile]
 
 
+def split_match(filename: str):
+    """The match of a split model's part name ("-00001-of-00003.gguf"), or None."""
+    return _SPLIT.match(filename)
+
+
 def quantization_from_name(filename: str) -> str:
     stem = _SPLIT.sub(r"\g<base>", filename)
     stem = re.sub(r"\.gguf$", "", stem, flags=re.IGNORECASE)

@@ -15,21 +15,39 @@ from pathlib import Path
 
 from app.chats import presets as preset_data
 from app.chats import render
-from app.savings import tokens
 from app.chats.attachments import Attachment, message_with, read_attachment
 from app.chats.export import to_json, to_markdown
 from app.chats.prompt import chat_messages, sampling_overrides
 from app.chats.store import COMPLETE, ERROR, STOPPED, STREAMING, ChatStore, Message
 from app.config import Settings
 from app.engine.params import load_request, sampling
+from app.library.download_queue import DONE, DownloadQueue
 from app.library.registry import InstalledModel, ModelRegistry
+from app.savings import tokens
 from app.ui.chat_view import ChatView
 from app.ui.conversation_settings import ConversationSettings
 from app.ui.engine_bridge import EngineBridge
+from app.ui.library_window import LibraryWindow, QueueSignals
 from app.ui.message_view import MessageView
 from app.ui.qt import (
-    QApplication, QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QKeySequence, QLabel, QMainWindow,
-    QPalette, QPlainTextEdit, QPushButton, QShortcut, QSplitter, Qt, QThread, QTimer, QVBoxLayout, QWidget,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QKeySequence,
+    QLabel,
+    QMainWindow,
+    QPalette,
+    QPlainTextEdit,
+    QPushButton,
+    QShortcut,
+    QSplitter,
+    Qt,
+    QThread,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
     Signal,
 )
 from app.ui.runner import BackgroundRunner
@@ -106,6 +124,11 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self.show_error)
         self.runner.run(render.warm_up)
         self.runner.run(tokens.warm_up)
+        self.library = None
+        self.download_signals = QueueSignals(self)
+        self.downloads = DownloadQueue(offline=lambda: self.settings.offline,
+                                       on_change=self.download_signals.changed.emit)
+        self.download_signals.changed.connect(self._download_changed)
         self._build()
         self._build_menus()
         self._start_engine()
@@ -235,6 +258,7 @@ class MainWindow(QMainWindow):
         savings_menu = bar.addMenu("&Savings")
         savings_menu.addAction("Savings &dashboard…", self.savings.open_dashboard)
         models_menu = bar.addMenu("&Models")
+        models_menu.addAction("Model &library…", QKeySequence("Ctrl+L"), self.open_library)
         models_menu.addAction("&Import GGUF file…", self.import_model)
         models_menu.addAction("&Refresh list", self._refresh_models)
         stop = QShortcut(QKeySequence(Qt.Key_Escape), self)
@@ -288,6 +312,26 @@ class MainWindow(QMainWindow):
     # --- models ----------------------------------------------------------------------
     def _refresh_models(self) -> None:
         self.runner.run(lambda: ModelRegistry().models(), on_done=self._show_models)
+
+    def refresh_models(self) -> None:
+        """The model list changed (a download, an import, a delete): show it in the picker."""
+        self._refresh_models()
+
+    def open_library(self) -> LibraryWindow:
+        if self.library is None:
+            self.library = LibraryWindow(self.settings, self.downloads, self.download_signals, self)
+            self.library.setAttribute(Qt.WA_DeleteOnClose)
+            self.library.destroyed.connect(lambda: setattr(self, "library", None))
+        self.library.apply_offline()  # the setting may have changed since it opened
+        self.library.show()
+        self.library.raise_()
+        self.library.activateWindow()
+        return self.library
+
+    def _download_changed(self, job) -> None:
+        if job.state == DONE:
+            self.statusBar().showMessage(f"Downloaded {job.file}: pick it in the model list above", 8000)
+            self._refresh_models()
 
     def _show_models(self, models: list[InstalledModel]) -> None:
         self.models = [m for m in models if m.problem is None and not (m.info and m.info.is_embedding_model)]
@@ -699,6 +743,7 @@ class MainWindow(QMainWindow):
             if self.reply.message_id is not None:
                 self.runner.store("update_message", self.reply.message_id, self.reply.text, STOPPED)
         self.runner.shutdown()
+        self.downloads.close()
         self._request_shutdown.emit()
         self.engine_thread.quit()
         self.engine_thread.wait(15_000)

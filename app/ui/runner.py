@@ -84,7 +84,8 @@ class BackgroundRunner(QObject):
         """Block until every submitted job ran (tests and shutdown only)."""
         self._pool.submit(lambda: None).result()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking jobs; ``wait=False`` lets a slow running job (a network call) finish unseen."""
         self._closed = True
 
         def close_store():
@@ -95,4 +96,4 @@ class BackgroundRunner(QObject):
                 self._savings.close()
 
         self._pool.submit(close_store)
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=wait)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -20,7 +21,9 @@ class LoopbackHub:
         self.repos: dict[str, dict] = {}
         self.requests: list[str] = []
         self.ranges: list[str | None] = []  # the Range header of every file request
-        self.file_behaviour: dict[str, str] = {}  # file name -> "cut once", "corrupt"
+        # file name -> "cut once", "corrupt", "error 500", "stall once" (half, then silence), "slow" (throttled)
+        self.file_behaviour: dict[str, str] = {}
+        self.stall_s = 3.0
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,6 +117,8 @@ class LoopbackHub:
             return handler._json({"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"})
         data = repo["files"][name]
         behaviour = self.file_behaviour.get(name)
+        if behaviour == "error 500":
+            return handler._json({"error": "Internal Error"}, 500)
         if behaviour == "corrupt":
             data = bytes(b ^ 0xFF for b in data)
         range_header = handler.headers.get("Range")
@@ -140,6 +145,22 @@ class LoopbackHub:
             handler.wfile.flush()
             handler.close_connection = True
             handler.connection.shutdown(2)
+            return None
+        if behaviour == "stall once":  # half, then nothing for a while: the client must time out
+            self.file_behaviour.pop(name)
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            time.sleep(self.stall_s)
+            handler.close_connection = True
+            return None
+        if behaviour == "slow":  # a trickle, so that a test can pause or cancel mid-transfer
+            for i in range(0, len(body), 16_384):
+                try:
+                    handler.wfile.write(body[i:i + 16_384])
+                    handler.wfile.flush()
+                except OSError:  # the client went away (paused or cancelled)
+                    return None
+                time.sleep(0.02)
             return None
         handler.wfile.write(body)
         return None

@@ -7,29 +7,6 @@ import pytest
 from app.errors import HearthError
 from app.library import download
 from app.library.registry import ModelRegistry
-from tests.library.loopback_hub import LoopbackHub
-
-
-@pytest.fixture
-def gguf_bytes(bad_models):
-    return bad_models["unknown_arch"].read_bytes()  # a small, structurally valid GGUF
-
-
-@pytest.fixture
-def loopback(monkeypatch, gguf_bytes):
-    with LoopbackHub() as server:
-        big = gguf_bytes + b"\0" * 300_000  # padding after the tensor data: still a valid file
-        server.add("tester/tiny-GGUF", {
-            "tiny.Q4_0.gguf": big,
-            "sub/dir/nested.Q8_0.gguf": gguf_bytes,
-            "notes.Q4_0.gguf": b"not a model at all, but the hash matches",
-            "split.F16-00001-of-00002.gguf": gguf_bytes,
-            "split.F16-00002-of-00002.gguf": b"second part bytes",
-        })
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
 
 
 def test_pull_verifies_and_installs(loopback, hearth_home):
@@ -132,3 +109,30 @@ def test_cli_pull_then_list(loopback, hearth_home):
     bad = subprocess.run([sys.executable, "-m", "app", "models", "pull", "tester/tiny-GGUF", "../../x.gguf"],
                          capture_output=True, text=True, env=env, cwd=root, timeout=60)
     assert bad.returncode == 1 and bad.stderr.startswith("hearth: ") and "Traceback" not in bad.stderr
+
+
+def test_a_server_error_is_one_readable_line_and_a_retry_works(loopback, hearth_home):
+    loopback.file_behaviour["tiny.Q4_0.gguf"] = "error 500"
+    with pytest.raises(HearthError, match="HTTP 500; try again later"):
+        download.pull("tester/tiny-GGUF", "tiny.Q4_0.gguf")
+    loopback.file_behaviour.clear()
+    assert download.pull("tester/tiny-GGUF", "tiny.Q4_0.gguf").exists()
+
+
+def test_a_stalled_server_times_out_and_the_next_pull_resumes(loopback, hearth_home, monkeypatch):
+    monkeypatch.setattr(download, "READ_TIMEOUT_S", 0.5)
+    loopback.stall_s = 3.0
+    loopback.file_behaviour["tiny.Q4_0.gguf"] = "stall once"
+    with pytest.raises(HearthError, match="did not answer in time"):
+        download.pull("tester/tiny-GGUF", "tiny.Q4_0.gguf")
+    kept = (hearth_home / "models" / "tiny.Q4_0.gguf.incomplete").stat().st_size
+    assert kept > 0
+    path = download.pull("tester/tiny-GGUF", "tiny.Q4_0.gguf")
+    assert path.read_bytes() == loopback.repos["tester/tiny-GGUF"]["files"]["tiny.Q4_0.gguf"]
+    assert loopback.ranges[-1] == f"bytes={kept}-"
+
+
+def test_part_names_of_a_split_model():
+    assert download.part_names("m.Q8_0-00001-of-00003.gguf") == [
+        "m.Q8_0-00001-of-00003.gguf", "m.Q8_0-00002-of-00003.gguf", "m.Q8_0-00003-of-00003.gguf"]
+    assert download.part_names("plain.gguf") == ["plain.gguf"]

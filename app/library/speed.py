@@ -1,0 +1,162 @@
+"""How fast a model would generate on this machine, before it is downloaded.
+
+Generating one token reads every weight once and does about two operations
+per parameter, so the time per token is the larger of a memory term (bytes
+of weights / the bandwidth the engine reaches) and a compute term
+(parameters × this machine's cost per parameter). Two short measurements,
+taken once and cached in the data folder, give both:
+
+- the copy bandwidth of memory, with as many threads as generation uses
+  (NumPy releases the GIL for copies) and buffers larger than the caches;
+- the engine's own generation speed on the starter model through the real
+  worker, which gives the compute cost per parameter.
+
+A file not yet downloaded has no header to read, so its parameter count
+comes from its size and the bits per weight of its quantization type.
+scripts/bench_speed.py checks the estimate against real runs of the starter
+model re-quantized to larger types (figures in README). The memory term
+matters most for the multi-GB models people download; the compute term for
+small ones and few threads. The estimate is for the CPU: GPU offload is not
+measured here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from app import hardware, paths
+from app.config import write_json_atomic
+
+PROFILE_VERSION = 1
+# The part of copy bandwidth llama.cpp's kernels reach while streaming weights.
+ENGINE_BANDWIDTH_SHARE = 0.85
+_COPY_BYTES = 64 << 20
+_MAX_PROBE_THREADS = 8
+# Average bits per weight of whole files per quantization type (mixes keep some tensors wider).
+BITS_PER_WEIGHT = {
+    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q5_K_S": 5.5,
+    "Q5_1": 6.0, "Q5_0": 5.5, "Q4_K_M": 4.85, "Q4_K_S": 4.6, "Q4_1": 5.0, "Q4_0": 4.5, "IQ4_XS": 4.25,
+    "IQ4_NL": 4.5, "Q3_K_L": 4.3, "Q3_K_M": 3.9, "Q3_K_S": 3.5, "IQ3_M": 3.7, "IQ3_XS": 3.3,
+    "IQ3_XXS": 3.1, "Q2_K": 2.96, "IQ2_M": 2.7, "IQ2_XS": 2.3, "IQ2_XXS": 2.06, "IQ1_M": 1.75, "IQ1_S": 1.56,
+}
+
+
+@dataclass
+class MachineProfile:
+    version: int
+    cpu: str
+    threads: int
+    bandwidth_gbs: float
+    starter_tps: float
+    starter_params: int
+    measured_at: str
+
+    @property
+    def seconds_per_param(self) -> float:
+        return 1.0 / self.starter_tps / self.starter_params
+
+    def tokens_per_s(self, model_bytes: int, quantization: str | None = None, params: int | None = None) -> float:
+        """Estimated generation speed for a file of ``model_bytes`` (parameters from the header when known)."""
+        if params is None:
+            params = int(model_bytes * 8 / BITS_PER_WEIGHT.get((quantization or "").upper(), 5.0))
+        memory_s = model_bytes / (self.bandwidth_gbs * 1e9 * ENGINE_BANDWIDTH_SHARE)
+        compute_s = params * self.seconds_per_param
+        return 1.0 / max(memory_s, compute_s)
+
+
+def describe_speed(tps: float | None) -> str:
+    if tps is None:
+        return "unknown"
+    if tps >= 10:
+        return f"~{tps:.0f} tok/s"
+    return f"~{tps:.1f} tok/s"
+
+
+def measure_bandwidth(threads: int, rounds: int = 5) -> float:
+    """Copy bandwidth in GB/s (bytes read + written), best of a few rounds."""
+    import numpy as np
+
+    threads = max(1, min(threads, _MAX_PROBE_THREADS))
+    sources = [np.ones(_COPY_BYTES // 8) for _ in range(threads)]
+    targets = [np.empty_like(s) for s in sources]
+    best = 0.0
+    for _ in range(rounds):
+        workers = [threading.Thread(target=np.copyto, args=(t, s)) for t, s in zip(targets, sources)]
+        started = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - started
+        best = max(best, 2 * _COPY_BYTES * threads / elapsed / 1e9)
+    return best
+
+
+def measure_starter(starter: Path, threads: int, tokens: int = 64) -> float:
+    """Generation tokens/s of the starter model through the real worker."""
+    from app.config import Settings
+    from app.engine.client import Engine
+    from app.engine.params import load_request
+
+    settings = Settings()
+    settings.set("context_length", 512)
+    with Engine() as engine:
+        engine.load(load_request(str(starter), settings))
+        best = 0.0
+        for _ in range(2):  # the first reply also warms caches; keep the better one
+            stream = engine.chat([{"role": "user", "content": "Count from 1 to 200, separated by commas."}],
+                                 max_tokens=tokens, temperature=0.0)
+            stream.consume()
+            if stream.stats and stream.stats.completion_tokens >= 8:
+                best = max(best, stream.stats.tokens_per_s)
+    return best
+
+
+def _profile_file() -> Path:
+    return paths.data_dir() / "machine-profile.json"
+
+
+def cached_profile() -> MachineProfile | None:
+    """The stored measurement, if it was taken on this CPU with today's thread count."""
+    from app.engine.params import default_threads
+
+    try:
+        data = json.loads(_profile_file().read_text(encoding="utf-8"))
+        profile = MachineProfile(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if (profile.version != PROFILE_VERSION or profile.cpu != hardware.cpu_model()
+            or profile.threads != default_threads()[0] or profile.bandwidth_gbs <= 0 or profile.starter_tps <= 0
+            or profile.starter_params <= 0):
+        return None
+    return profile
+
+
+def machine_profile(measure: bool = True) -> MachineProfile | None:
+    """The cached profile, measuring it (a few seconds) when there is none and ``measure`` allows."""
+    profile = cached_profile()
+    if profile is not None or not measure:
+        return profile
+    from app.engine.params import default_threads
+    from app.library.gguf_header import read_gguf
+    from app.library.registry import starter_model_path
+
+    starter = starter_model_path()
+    if starter is None:
+        return None
+    info = read_gguf(starter)
+    threads = default_threads()[0]
+    profile = MachineProfile(
+        version=PROFILE_VERSION, cpu=hardware.cpu_model(), threads=threads,
+        bandwidth_gbs=round(measure_bandwidth(threads), 2),
+        starter_tps=round(measure_starter(starter, threads), 1),
+        starter_params=info.parameter_count or int(starter.stat().st_size * 8 / 5.0),
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if profile.starter_tps > 0:
+        write_json_atomic(_profile_file(), asdict(profile))
+    return profile
