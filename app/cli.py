@@ -99,6 +99,32 @@ def build_parser() -> argparse.ArgumentParser:
     set_price.add_argument("--name", help="display name")
     set_price.add_argument("--provider", default="")
 
+    docs = sub.add_parser("docs", help="ask questions of your own documents (offline, with citations)")
+    docs_sub = docs.add_subparsers(dest="docs_command", metavar="ACTION", parser_class=_Parser)
+    docs_add = docs_sub.add_parser("add", help="add folders or files to a collection and index them")
+    docs_add.add_argument("collection")
+    docs_add.add_argument("paths", nargs="+", metavar="PATH")
+    docs_ls = docs_sub.add_parser("ls", help="list collections")
+    docs_ls.add_argument("--json", action="store_true")
+    docs_status = docs_sub.add_parser("status", help="a collection's files, passages and skipped files")
+    docs_status.add_argument("collection")
+    docs_status.add_argument("--json", action="store_true")
+    docs_sync = docs_sub.add_parser("sync", help="pick up new, changed and deleted files")
+    docs_sync.add_argument("collection")
+    docs_search = docs_sub.add_parser("search", help="the passages that best match a query")
+    docs_search.add_argument("collection")
+    docs_search.add_argument("query")
+    docs_search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
+    docs_search.add_argument("--json", action="store_true")
+    docs_ask = docs_sub.add_parser("ask", help="answer a question from a collection, with citations")
+    docs_ask.add_argument("collection")
+    docs_ask.add_argument("question")
+    docs_ask.add_argument("--model", help="chat model id or path (default: the default model)")
+    docs_ask.add_argument("--k", type=int, help="passages to give the model")
+    docs_ask.add_argument("--json", action="store_true")
+    docs_rm = docs_sub.add_parser("rm", help="delete a collection's index (your files are not touched)")
+    docs_rm.add_argument("collection")
+
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
 
@@ -130,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.models_command is None:
                 parser.parse_args(["models", "--help"])
             return run_models(args)
+        if args.command == "docs":
+            from app.commands.docs import run_docs
+
+            if args.docs_command is None:
+                parser.parse_args(["docs", "--help"])
+            return run_docs(args)
         if args.command == "chats":
             from app.commands.chats import run_chats
 

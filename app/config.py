@@ -87,6 +87,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("repeat_penalty", 1.0, _float_in(0.0, 5.0), "Penalty on repeated tokens; 1.0 disables it."),
     Setting("max_tokens", 1024, _int_in(1, 1 << 20), "Longest reply in tokens."),
     Setting("offline", False, _bool, "Never touch the network, whatever a feature asks."),
+    Setting("embedding_model", "auto", lambda v: isinstance(v, str) and bool(v),
+            "Model id (or path) that embeds documents; 'auto' picks an installed embedding model, "
+            "else the starter model (it can embed, poorly)."),
+    Setting("docs_passages", 5, _int_in(1, 50), "Passages from your documents given to the model per question."),
     Setting("comparison_model", "gpt-4o", lambda v: isinstance(v, str) and bool(v),
             "The paid API model the cost-avoided tally compares against (an id in the price table)."),
     Setting("electricity_usd_per_kwh", "0.17", _decimal_string,
