@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from pathlib import Path
 
 from app.docs.chunking import Chunk
@@ -86,7 +88,7 @@ class ParseProcess(_Helper):
         self.conn.send(str(path))
         if not self.conn.poll(self.timeout_s):
             self.kill()  # the next file gets a fresh process
-            raise Skip(f"reading it took longer than {self.timeout_s:.0f} s (the limit per file)")
+            raise Skip(f"reading it took longer than {self.timeout_s:g} s (the limit per file)")
         try:
             kind, payload = self.conn.recv()
         except (EOFError, OSError):
@@ -155,6 +157,17 @@ class EmbedProcess(_Helper):
         super().__init__(_embed_main, str(model_path), threads, pool_mean)
         self.model_path = model_path
         self.dim = 0
+        self._results: queue.Queue = queue.Queue()
+
+    def _read_results(self, conn) -> None:
+        """Drain answers as they come: with batches in flight both ways, a pipe that nobody reads
+        would block the worker's send while this side blocks in its own."""
+        while True:
+            try:
+                self._results.put(conn.recv())
+            except (EOFError, OSError):
+                self._results.put(("crashed", None))
+                return
 
     def start(self) -> None:
         super().start()
@@ -170,19 +183,21 @@ class EmbedProcess(_Helper):
             self.kill()
             raise HearthError(payload)
         self.dim = payload
+        threading.Thread(target=self._read_results, args=(self.conn,), daemon=True,
+                         name="hearth-embed-results").start()
 
     def send(self, texts: list[str]) -> None:
         self.conn.send(texts)
 
     def receive(self):
-        if not self.conn.poll(EMBED_TIMEOUT_S):
-            self.kill()
-            raise HearthError("the embedding worker stopped answering")
         try:
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError):
+            kind, payload = self._results.get(timeout=EMBED_TIMEOUT_S)
+        except queue.Empty:
             self.kill()
-            raise HearthError("the embedding worker crashed (out of memory?)") from None
+            raise HearthError("the embedding worker stopped answering") from None
+        if kind == "crashed":
+            self.kill()
+            raise HearthError("the embedding worker crashed (out of memory?)")
         if kind != "ok":
             raise HearthError(payload)
         return payload
