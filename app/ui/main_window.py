@@ -27,6 +27,7 @@ from app.savings import tokens
 from app.ui.chat_view import ChatView
 from app.ui.conversation_settings import ConversationSettings
 from app.ui.engine_bridge import EngineBridge
+from app.ui.docs_window import DocsWindow, Indexing
 from app.ui.library_window import LibraryWindow, QueueSignals
 from app.ui.message_view import MessageView
 from app.ui.qt import (
@@ -38,6 +39,7 @@ from app.ui.qt import (
     QKeySequence,
     QLabel,
     QMainWindow,
+    QMenu,
     QPalette,
     QPlainTextEdit,
     QPushButton,
@@ -46,6 +48,7 @@ from app.ui.qt import (
     Qt,
     QThread,
     QTimer,
+    QToolButton,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -95,6 +98,7 @@ class _Reply:
     error: str | None = None
     saved_at: float = field(default_factory=time.monotonic)
     messages: list = field(default_factory=list)
+    citations: list | None = None  # passages a document answer may cite
 
 
 class MainWindow(QMainWindow):
@@ -129,12 +133,18 @@ class MainWindow(QMainWindow):
         self.downloads = DownloadQueue(offline=lambda: self.settings.offline,
                                        on_change=self.download_signals.changed.emit)
         self.download_signals.changed.connect(self._download_changed)
+        self.doc_collections: list[str] = []
+        self._searcher = None  # belongs to the runner's thread
+        self.indexing = Indexing(self.settings, self)
+        self.docs_window = None
         self._build()
         self._build_menus()
         self._start_engine()
         self._refresh_conversations(open_last=True)
         self._refresh_models()
         self.savings.refresh()
+        self.indexing.collections_changed.connect(self._refresh_collections)
+        QTimer.singleShot(0, self._start_documents)
 
     # --- layout ----------------------------------------------------------------
     def _build(self) -> None:
@@ -161,6 +171,14 @@ class MainWindow(QMainWindow):
         self.model_state = QLabel("Loading…")
         self.model_state.setAccessibleName("Model status")
         top.addWidget(self.model_state)
+        self.docs_button = QToolButton()
+        self.docs_button.setText("Documents")
+        self.docs_button.setAccessibleName("Use documents")
+        self.docs_button.setToolTip("Answer from your document collections, with citations")
+        self.docs_button.setPopupMode(QToolButton.InstantPopup)
+        self.docs_menu = QMenu(self.docs_button)
+        self.docs_button.setMenu(self.docs_menu)
+        top.addWidget(self.docs_button)
         self.settings_toggle = QPushButton("Conversation settings")
         self.settings_toggle.setAccessibleName("Show conversation settings")
         self.settings_toggle.setCheckable(True)
@@ -257,6 +275,8 @@ class MainWindow(QMainWindow):
                             self.delete_conversation(self.conversation_id))
         savings_menu = bar.addMenu("&Savings")
         savings_menu.addAction("Savings &dashboard…", self.savings.open_dashboard)
+        docs_menu = bar.addMenu("&Documents")
+        docs_menu.addAction("&Collections…", QKeySequence("Ctrl+D"), self.open_documents)
         models_menu = bar.addMenu("&Models")
         models_menu.addAction("Model &library…", QKeySequence("Ctrl+L"), self.open_library)
         models_menu.addAction("&Import GGUF file…", self.import_model)
@@ -327,6 +347,57 @@ class MainWindow(QMainWindow):
         self.library.raise_()
         self.library.activateWindow()
         return self.library
+
+    # --- documents -----------------------------------------------------------------------
+    def _start_documents(self) -> None:
+        """Follow the collections' folders, and pick up what changed while the app was closed."""
+        try:
+            self.indexing.watch()
+        except OSError as exc:
+            self.show_error(f"Cannot watch document folders: {exc}")
+        self.indexing.sync_all()
+        self._refresh_collections()
+
+    def _refresh_collections(self) -> None:
+        from app.docs.store import collection_names
+
+        names = collection_names()
+        self.doc_collections = [c for c in self.doc_collections if c in names]
+        self.docs_menu.clear()
+        if not names:
+            self.docs_menu.addAction("No collections yet: Documents → Collections…", self.open_documents)
+        for name in names:
+            action = self.docs_menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(name in self.doc_collections)
+            action.toggled.connect(lambda on, n=name: self.use_collection(n, on))
+        self._show_collections()
+
+    def use_collection(self, name: str, on: bool = True) -> None:
+        if on and name not in self.doc_collections:
+            self.doc_collections.append(name)
+        elif not on and name in self.doc_collections:
+            self.doc_collections.remove(name)
+        self._show_collections()
+
+    def _show_collections(self) -> None:
+        self.docs_button.setText(f"Documents: {', '.join(self.doc_collections)}" if self.doc_collections
+                                 else "Documents")
+
+    def open_documents(self) -> DocsWindow:
+        if self.docs_window is None:
+            self.docs_window = DocsWindow(self.indexing, self)
+        self.docs_window.refresh()
+        self.docs_window.show()
+        return self.docs_window
+
+    def _retrieve(self, question: str, collections: list[str]):
+        """In the runner's thread: the passages for a question (one embedding process kept alive)."""
+        from app.docs.service import Searcher
+
+        if self._searcher is None:
+            self._searcher = Searcher()
+        return self._searcher.search(collections, question, self.settings.docs_passages)
 
     def _download_changed(self, job) -> None:
         if job.state == DONE:
@@ -623,6 +694,7 @@ class MainWindow(QMainWindow):
         conversation_id = self.conversation_id
         settings = dict(self.conversation_settings)
         model_id = self.model.id
+        collections = list(self.doc_collections)
         view = self.chat.add("assistant", "", STREAMING, model_id)
         self.reply = _Reply(conversation_id or -1, model_id, view=view)
         self._set_busy(True)
@@ -640,13 +712,15 @@ class MainWindow(QMainWindow):
                 store.add_message(cid, "user", user_content)
             history = store.messages(cid)
             reply = store.add_message(cid, "assistant", "", STREAMING, model_id)
-            return cid, history, reply
+            question = history[-1].content if history and history[-1].role == "user" else None
+            hits = self._retrieve(question, collections) if collections and question else None
+            return cid, history, reply, (collections, hits)
 
         self.runner.run(job, on_done=self._start_generation,
                         on_error=lambda exc: self._abort_reply(f"Could not save the message: {exc}"))
 
     def _start_generation(self, result) -> None:
-        conversation_id, history, reply_message = result
+        conversation_id, history, reply_message, (collections, hits) = result
         new_conversation = self.conversation_id is None
         self.conversation_id = conversation_id
         self.history = history + [reply_message]
@@ -658,9 +732,34 @@ class MainWindow(QMainWindow):
             self._refresh_conversations()
         options = sampling(self.settings)
         options.update(sampling_overrides(self.conversation_settings))
-        self._request_load.emit(self._load_request())  # restarts a crashed worker if needed
         self.reply.messages = chat_messages(self.conversation_settings, history)
+        if hits is not None:
+            from app.docs import service as docs
+
+            if not hits:  # nothing relevant: say so, never let the model invent an answer
+                self._answer_without_model(docs.not_found(collections), {"citations": []})
+                return
+            prompt = docs.build_prompt(history[-1].content, hits, self.settings.context_length,
+                                       options.get("max_tokens", self.settings.max_tokens),
+                                       history=self.reply.messages[:-1])
+            self.reply.messages = prompt.messages
+            self.reply.citations = docs.citations_as_dicts(prompt.citations)
+        self._request_load.emit(self._load_request())  # restarts a crashed worker if needed
         self._request_chat.emit(self.reply.messages, options)
+
+    def _answer_without_model(self, text: str, stats: dict) -> None:
+        reply = self.reply
+        reply.text = text
+        self.reply = None
+        self._set_busy(False)
+        self.runner.store("update_message", reply.message_id, text, COMPLETE, stats)
+        for message in self.history:
+            if message.id == reply.message_id:
+                message.content, message.status, message.stats = text, COMPLETE, stats
+        if reply.view is not None:
+            reply.view.set_content(text)
+            reply.view.set_stats(None, stats, COMPLETE)
+            self._mark_last_reply()
 
     def _abort_reply(self, message: str) -> None:
         self.reply = None
@@ -707,6 +806,8 @@ class MainWindow(QMainWindow):
         self._set_busy(False)
         if reply is None:
             return
+        if reply.citations is not None:
+            stats = dict(stats, citations=reply.citations)  # saved with the reply, shown under it
         reason = stats.get("stop_reason")
         status = {"cancelled": STOPPED, "error": ERROR}.get(reason, COMPLETE)
         if reply.error:
@@ -742,6 +843,10 @@ class MainWindow(QMainWindow):
             self.bridge.cancel()
             if self.reply.message_id is not None:
                 self.runner.store("update_message", self.reply.message_id, self.reply.text, STOPPED)
+        self.indexing.shutdown()
+        searcher = self._searcher
+        if searcher is not None:
+            self.runner.run(searcher.close)
         self.runner.shutdown()
         self.downloads.close()
         self._request_shutdown.emit()

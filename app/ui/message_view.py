@@ -8,11 +8,13 @@ line scrolls sideways inside its own message instead of wrapping.
 
 from __future__ import annotations
 
+import html
+
 from app.chats.render import render_markdown
 from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
 from app.ui.qt import (
-    QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QTextBrowser, QTextOption,
-    QVBoxLayout, Signal,
+    QApplication, QDesktopServices, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QTextBrowser, QTextOption,
+    QUrl, QVBoxLayout, Signal,
 )
 
 _STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
@@ -56,6 +58,10 @@ class _Body(QTextBrowser):
             self.setFixedHeight(height)
 
 
+def open_source(link: str) -> None:
+    QDesktopServices.openUrl(QUrl(link))
+
+
 class MessageView(QFrame):
     """Signals: ``copied(str)`` (what was copied, for the status bar), ``edit_requested()``,
     ``regenerate_requested()``."""
@@ -88,6 +94,13 @@ class MessageView(QFrame):
         self.body.setAccessibleName(f"{self.header.text()} message")
         self.body.anchorClicked.connect(self._on_link)
         layout.addWidget(self.body)
+        self.sources = QLabel()
+        self.sources.setAccessibleName("Sources")
+        self.sources.setWordWrap(True)
+        self.sources.setTextFormat(Qt.RichText)
+        self.sources.linkActivated.connect(open_source)
+        self.sources.setVisible(False)
+        layout.addWidget(self.sources)
         footer = QHBoxLayout()
         self.footer = QLabel()
         self.footer.setAccessibleName("Reply statistics")
@@ -133,6 +146,23 @@ class MessageView(QFrame):
             text = f"{text} · {error}" if text else error
         self.footer.setText(text)
         self.copy_button.setEnabled(status != STREAMING)
+        self.set_sources(stats.get("citations") or [])
+
+    def set_sources(self, citations: list[dict]) -> None:
+        """The passages a document answer cites: where each is, and a link that opens the file."""
+        if not citations:
+            self.sources.setVisible(False)
+            return
+        rows = []
+        for c in citations:
+            target = QUrl.fromLocalFile(c["file"])
+            if c.get("page"):
+                target.setFragment(f"page={c['page']}")  # PDF viewers that honour it open at the page
+            passage = html.escape(" ".join(c["text"].split())[:220])
+            rows.append(f"<p><b>[{c['n']}]</b> <a href=\"{target.toString()}\">{html.escape(c['where'])}</a>"
+                        f"<br><span style='color:gray'>{passage}</span></p>")
+        self.sources.setText("<b>Sources</b>" + "".join(rows))
+        self.sources.setVisible(True)
 
     def copy_all(self) -> None:
         QApplication.clipboard().setText(self.content)

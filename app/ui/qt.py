@@ -1,6 +1,6 @@
 """Every Qt import goes through here: one place for version workarounds."""
 
-from PySide6.QtCore import QMimeData, QObject, QPoint, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
+from PySide6.QtCore import QFileSystemWatcher, QMimeData, QObject, QPoint, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
 from PySide6.QtGui import (  # noqa: F401
     QAction, QDesktopServices, QDropEvent, QFont, QFontDatabase, QGuiApplication, QKeySequence, QPalette, QShortcut,
     QTextCursor, QTextOption,

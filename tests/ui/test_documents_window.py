@@ -1,0 +1,54 @@
+"""Documents in the real window: a collection indexed from the dialog, then a question answered with sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+from tests.docs.conftest import FACTS  # noqa: F401 (the documents fixture comes from tests/docs)
+from tests.docs.conftest import documents  # noqa: F401
+from tests.ui.test_main_window import open_window, send
+
+
+@pytest.fixture
+def window(qtbot):
+    win = open_window(qtbot, max_tokens=16)
+    yield win
+    win.close()
+
+
+def test_index_a_folder_then_ask_with_citations_and_nothing_found(qtbot, window, documents):  # noqa: F811
+    docs = window.open_documents()
+    docs.add_folder("handbook", documents)
+    qtbot.waitUntil(lambda: "handbook:" in docs.state.text() and "indexed" in docs.state.text(), timeout=60_000)
+    assert docs.bar.value() == docs.bar.maximum()
+    assert "4 files" in docs.list.item(0).text() and "4 skipped" in docs.list.item(0).text()
+    assert "encrypted PDF" in docs.details.text()
+    qtbot.waitUntil(lambda: any(a.text() == "handbook" for a in window.docs_menu.actions()), timeout=10_000)
+    next(a for a in window.docs_menu.actions() if a.text() == "handbook").setChecked(True)
+    assert window.docs_button.text() == "Documents: handbook"
+
+    send(qtbot, window, "How long does the diesel generator fuel last?")
+    reply = window.chat.views[-1]
+    assert reply.sources.isVisible()
+    text = reply.sources.text()
+    assert "[1]" in text and "handbook.pdf, page 3" in text and "72 hours" in text
+    assert Path(documents / "handbook.pdf").as_uri() in text and "#page=3" in text
+
+    send(qtbot, window, "xylophone zebra quantum")
+    nothing = window.chat.views[-1]
+    assert "found nothing in 'handbook'" in nothing.content and not nothing.sources.isVisible()
+
+
+def test_the_collection_follows_its_folder(qtbot, window, documents):  # noqa: F811
+    from app.docs import service
+
+    docs = window.open_documents()
+    docs.add_folder("handbook", documents)
+    qtbot.waitUntil(lambda: "handbook:" in docs.state.text() and "indexed" in docs.state.text(), timeout=60_000)
+    (documents / "new.md").write_text("# New\n\nThe canteen opens at 11:30.")
+    # The watcher schedules a sync shortly after the folder changes.
+    qtbot.waitUntil(lambda: any(Path(f["file"]).name == "new.md" for f in service.status("handbook")["files"]),
+                    timeout=30_000)
