@@ -15,7 +15,7 @@ from pathlib import Path
 from app.config import Settings
 from app.docs.indexer import Indexer, SyncResult, embedding_threads
 from app.docs.retrieval import Hit, search
-from app.docs.store import CollectionStore, check_name, collection_names, docs_dir
+from app.docs.store import CollectionStore, check_name, collection_names
 from app.docs.workers import EmbedProcess
 from app.errors import HearthError
 from app.library.registry import ModelRegistry
