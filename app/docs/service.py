@@ -53,17 +53,12 @@ def record_embedding(result: SyncResult, settings: Settings, model_id: str) -> N
         return
     try:
         from app.savings import prices
-        from app.savings.service import energy_inputs
-        from app.savings.tally import SavingsStore, Turn
+        from app.savings.service import record_turn
+        from app.savings.tally import Turn
 
-        row = prices.price_table()["text-embedding-3-small"]
-        kwh_price, watts = energy_inputs(settings)
-        store = SavingsStore()
-        try:
-            store.record(Turn(messages=[{"role": "user", "content": result.embedded_text}], reply="",
-                              source="embedding", local_model=model_id, wall_s=result.seconds), row, kwh_price, watts)
-        finally:
-            store.close()
+        record_turn(Turn(messages=[{"role": "user", "content": result.embedded_text}], reply="", source="embedding",
+                         local_model=model_id, wall_s=result.seconds), settings,
+                    row=prices.price_table()["text-embedding-3-small"])
     except (HearthError, KeyError) as exc:
         log.warning("could not record embedding work in the tally: %s", exc)
 

@@ -44,12 +44,14 @@ def turn_for_reply(messages: list[dict], reply: str, stats: dict, local_model: s
                 wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
 
 
-def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = None) -> Record:
+def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = None,
+                row: prices.PriceRow | None = None) -> Record:
+    """``row`` prices work that has its own paid counterpart (embeddings); else the comparison model."""
     own = store is None
     store = store or SavingsStore()
     try:
         kwh_price, watts = energy_inputs(settings)
-        return store.record(turn, comparison_row(settings), kwh_price, watts)
+        return store.record(turn, row or comparison_row(settings), kwh_price, watts)
     finally:
         if own:
             store.close()

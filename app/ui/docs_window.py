@@ -30,6 +30,7 @@ class Indexing(QObject):
     finished = Signal(str, str)  # collection, summary
     failed = Signal(str, str)
     collections_changed = Signal()
+    _folders_found = Signal(list)
 
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
@@ -42,12 +43,16 @@ class Indexing(QObject):
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._changed)
         self.watcher.fileChanged.connect(self._changed)
+        self._folders_found.connect(self._set_watched)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.sync_all)
 
     def watch(self) -> None:
-        """Watch every folder of every collection (and its sub-folders)."""
+        """Watch every folder of every collection (and its sub-folders); the walk runs off the GUI thread."""
+        threading.Thread(target=self._find_folders, name="hearth-watch", daemon=True).start()
+
+    def _find_folders(self) -> None:
         folders = []
         for row in service.listing():
             for root in row.get("folders", []):
@@ -56,6 +61,9 @@ class Indexing(QObject):
                     folders.append(folder)
                     if len(folders) > 2000:
                         break
+        self._folders_found.emit(folders)
+
+    def _set_watched(self, folders: list) -> None:
         old = self.watcher.directories()
         if old:
             self.watcher.removePaths(old)

@@ -111,6 +111,7 @@ class LibraryWindow(QDialog):
         self.estimator: Estimator | None = None
         self.catalog = load_catalog()
         self.files: list[GGUFFile] = []
+        self.files_are_embedding = False  # embedding models have no generation speed to show
         self.current_repo: str | None = None
         self.rows: dict[int, DownloadRow] = {}
         self._retry = None
@@ -418,7 +419,7 @@ class LibraryWindow(QDialog):
             self.details.setText(f"{data.name} ({data.purpose}) · {data.repo} · license {data.license}\n{data.why}"
                                  f"\nCatalog of {self.catalog.made}.")
             self.files = [GGUFFile(f.file, f.quantization, f.size_bytes, [f.file], [None]) for f in data.files]
-            self._embedding = data.purpose == "embedding"
+            self.files_are_embedding = data.purpose == "embedding"
             self._show_files()
             return
         self.current_repo = data
@@ -440,18 +441,18 @@ class LibraryWindow(QDialog):
         self.details.setText(f"{details.id} · license {details.license or 'not stated'} · "
                              f"{details.downloads:,} downloads · {details.likes:,} likes{description}")
         self.files = details.files
-        self._embedding = "embed" in details.id.lower()
+        self.files_are_embedding = "embed" in details.id.lower()
         self._show_files()
 
     def _show_files(self) -> None:
         self.file_table.setRowCount(len(self.files))
         for r, f in enumerate(self.files):
-            estimate = self.estimator.for_file(f.size, f.quantization, getattr(self, "_embedding", False)) \
+            estimate = self.estimator.for_file(f.size, f.quantization, self.files_are_embedding) \
                 if self.estimator else None
             parts = f" ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
             values = [f.quantization, human_bytes(f.size),
                       estimate.fit.describe() if estimate else "…",
-                      ("embedding model" if getattr(self, "_embedding", False) else
+                      ("embedding model" if self.files_are_embedding else
                        describe_speed(estimate.tokens_per_s)) if estimate else "…",
                       f.name + parts]
             for c, value in enumerate(values):
