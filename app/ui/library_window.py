@@ -195,6 +195,7 @@ class LibraryWindow(QDialog):
         top.addWidget(catalog_button)
         self.results = QListWidget()
         self.results.setAccessibleName("Repositories")
+        self.results.setMinimumWidth(300)  # room for a model name and its purpose
         self.results.currentItemChanged.connect(self._result_chosen)
         self.details = QLabel()
         self.details.setWordWrap(True)
