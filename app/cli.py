@@ -8,17 +8,12 @@ with its traceback to the data folder and reported in one line (status 70).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
 from app import __version__
+from app.commands.output import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from app.errors import HearthError
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_BUG = 70
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=float, help="sampling temperature")
     chat.add_argument("--seed", type=int, help="random seed, for repeatable replies")
     chat.add_argument("--ctx", type=int, help="context length in tokens")
+    chat.add_argument("--continue", dest="continue_id", type=int, metavar="ID",
+                      help="add this turn to a saved conversation (see 'hearth chats list')")
 
     models = sub.add_parser("models", help="installed models")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
@@ -195,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 def _log_path():
     from app import paths
 
-    return paths.logs_dir() / "hearth.log"
+    return paths.app_log_file()
 
 
 def _setup_logging() -> None:
@@ -207,8 +204,3 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-
-
-def print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")

@@ -24,16 +24,22 @@ log = logging.getLogger(__name__)
 SETTINGS_VERSION = 1
 
 
-def _auto_or_int(minimum: int) -> Callable[[Any], bool]:
-    return lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= minimum)
+def _bounded(check: Callable[[Any], bool], lo, hi) -> Callable[[Any], bool]:
+    check.bounds = (lo, hi)  # type: ignore[attr-defined]
+    return check
+
+
+def _auto_or_int(minimum: int, maximum: int) -> Callable[[Any], bool]:
+    return _bounded(lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool)
+                                              and minimum <= v <= maximum), minimum, maximum)
 
 
 def _int_in(lo: int, hi: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+    return _bounded(lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi, lo, hi)
 
 
 def _float_in(lo: float, hi: float) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+    return _bounded(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi, lo, hi)
 
 
 def _optional_str(v: Any) -> bool:
@@ -62,31 +68,43 @@ class Setting:
     default: Any
     valid: Callable[[Any], bool]
     description: str
+    label: str = ""  # how widgets name it
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """(lowest, highest) accepted for a number setting: widgets offer exactly this range."""
+        return getattr(self.valid, "bounds", None)
 
 
 SCHEMA: tuple[Setting, ...] = (
     Setting("default_model", None, _optional_str,
             "Model id used when none is given; unset means the best installed chat model (the starter model on a fresh install)."),
     Setting("context_length", 4096, _int_in(256, 1 << 20),
-            "Context window in tokens for newly loaded models (capped at what the model was trained for)."),
-    Setting("gpu_layers", "auto", _auto_or_int(-1),
-            "Layers offloaded to the GPU: 'auto' offloads as many as fit, 0 runs on the CPU, -1 offloads all."),
-    Setting("threads", "auto", _auto_or_int(1),
-            "CPU threads for generating tokens; 'auto' leaves a core free on small machines (see app/engine/threads.py)."),
-    Setting("batch_threads", "auto", _auto_or_int(1),
-            "CPU threads for reading the prompt; 'auto' uses every physical core."),
+            "Context window in tokens for newly loaded models (capped at what the model was trained for).",
+            "Context length"),
+    Setting("gpu_layers", "auto", _auto_or_int(-1, 1000),
+            "Layers offloaded to the GPU: 'auto' offloads as many as fit, 0 runs on the CPU, -1 offloads all.",
+            "GPU layers (auto, 0 = CPU, -1 = all)"),
+    Setting("threads", "auto", _auto_or_int(1, 512),
+            "CPU threads for generating tokens; 'auto' leaves a core free on small machines (see app/engine/params.py).",
+            "Generation threads"),
+    Setting("batch_threads", "auto", _auto_or_int(1, 512),
+            "CPU threads for reading the prompt; 'auto' uses every physical core.", "Prompt threads"),
     Setting("batch_size", 512, _int_in(16, 8192),
-            "Tokens evaluated per step while reading the prompt."),
+            "Tokens evaluated per step while reading the prompt.", "Batch size"),
     Setting("flash_attention", "auto", lambda v: v == "auto" or isinstance(v, bool),
             "Flash attention: 'auto' turns it on when layers run on a GPU and off on the CPU, where it "
-            "measured 1.7x slower reading a new turn after a long history (scripts/bench_engine.py --flash)."),
-    Setting("temperature", 0.7, _float_in(0.0, 5.0), "Sampling temperature; 0 always picks the likeliest token."),
-    Setting("top_p", 0.95, _float_in(0.0, 1.0), "Nucleus sampling cut-off."),
+            "measured 1.7x slower reading a new turn after a long history (scripts/bench_engine.py --flash).",
+            "Flash attention"),
+    Setting("temperature", 0.7, _float_in(0.0, 5.0), "Sampling temperature; 0 always picks the likeliest token.",
+            "Temperature"),
+    Setting("top_p", 0.95, _float_in(0.0, 1.0), "Nucleus sampling cut-off.", "Top-p"),
     Setting("top_k", 40, _int_in(0, 100_000), "Sample among the k likeliest tokens; 0 disables the cut."),
     Setting("min_p", 0.05, _float_in(0.0, 1.0), "Drop tokens less likely than this fraction of the likeliest."),
     Setting("repeat_penalty", 1.0, _float_in(0.0, 5.0), "Penalty on repeated tokens; 1.0 disables it."),
-    Setting("max_tokens", 1024, _int_in(1, 1 << 20), "Longest reply in tokens."),
-    Setting("offline", False, _bool, "Never touch the network, whatever a feature asks."),
+    Setting("max_tokens", 1024, _int_in(1, 1 << 20), "Longest reply in tokens.", "Max reply tokens"),
+    Setting("offline", False, _bool, "Never touch the network, whatever a feature asks.",
+            "Offline mode: never use the network"),
     Setting("embedding_model", "auto", lambda v: isinstance(v, str) and bool(v),
             "Model id (or path) that embeds documents; 'auto' picks an installed embedding model, "
             "else the starter model (it can embed, poorly)."),
@@ -100,6 +118,11 @@ SCHEMA: tuple[Setting, ...] = (
             "'auto' picks 30 W for a laptop, 65 W for a desktop, 200 W with GPU offload."),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
+
+
+def setting(name: str) -> Setting:
+    """A setting's schema entry (range, label, description), for widgets and the CLI."""
+    return _BY_NAME[name]
 
 # Each function upgrades a settings dict from version N to N + 1.
 _MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
@@ -121,7 +144,38 @@ class Settings:
         raise AttributeError(name)
 
     def set(self, name: str, value: Any) -> None:
-        self._set_checked(name, value, strict=True)
+        self.update({name: value})
+
+    def update(self, values: dict) -> None:
+        """Set several settings at once (all checked first: a bad value changes nothing), then
+        tell every subscriber which ones changed, in one ``changed`` notification."""
+        for name, value in values.items():
+            setting = _BY_NAME.get(name)
+            if setting is None:
+                raise HearthError(f"unknown setting {name!r}")
+            if not setting.valid(value):
+                raise HearthError(f"invalid value {value!r} for {name}: {setting.description}")
+        changed = {name for name, value in values.items() if self._values[name] != value}
+        for name in changed:
+            self._values[name] = values[name]
+        if changed:
+            for listener in list(self.__dict__.get("_listeners", ())):
+                listener(frozenset(changed))
+
+    def subscribe(self, listener: Callable[[frozenset], None]) -> None:
+        """``listener(names)`` hears every change, on the thread that made it. Snapshots
+        (``copy()``) have no listeners: they are for other threads, which only read."""
+        self.__dict__.setdefault("_listeners", []).append(listener)
+
+    def unsubscribe(self, listener: Callable[[frozenset], None]) -> None:
+        listeners = self.__dict__.get("_listeners", [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._values == other._values
+
+    __hash__ = None  # mutable
 
     def _set_checked(self, name: str, value: Any, strict: bool) -> None:
         setting = _BY_NAME.get(name)

@@ -95,3 +95,49 @@ def nvidia_gpus() -> list[dict]:
             gpus.append({"name": parts[0], "memory_total": int(parts[1]) << 20,
                          "memory_free": int(parts[2]) << 20})
     return gpus
+
+
+# --- the CPU package energy counter (RAPL), read by the chat worker around each reply ---
+RAPL_ROOT = Path("/sys/class/powercap")
+
+
+def rapl_root() -> Path:
+    return Path(os.environ.get("HEARTH_RAPL_ROOT", RAPL_ROOT))
+
+
+def _package_zones(root: Path) -> list[Path]:
+    zones = []
+    for zone in sorted(root.glob("intel-rapl:*")):
+        if zone.name.count(":") == 1 and (zone / "energy_uj").exists():  # packages, not sub-zones
+            zones.append(zone)
+    return zones
+
+
+def read_energy_uj(root: Path | None = None) -> dict[str, tuple[int, int]] | None:
+    """Counter and wrap range of every CPU package, or None when unreadable."""
+    root = root or rapl_root()
+    readings = {}
+    try:
+        for zone in _package_zones(root):
+            counter = int((zone / "energy_uj").read_text())
+            try:
+                wrap = int((zone / "max_energy_range_uj").read_text())
+            except (OSError, ValueError):
+                wrap = 0
+            readings[zone.name] = (counter, wrap)
+    except (OSError, ValueError):
+        return None
+    return readings or None
+
+
+def joules_between(before: dict | None, after: dict | None) -> float | None:
+    if not before or not after:
+        return None
+    total = 0
+    for zone, (start, wrap) in before.items():
+        if zone not in after:
+            return None
+        end = after[zone][0]
+        delta = end - start if end >= start else end + wrap - start
+        total += delta
+    return total / 1_000_000

@@ -1,7 +1,8 @@
-"""The one data folder every byte Hearth writes lives under.
+"""The one data folder every byte Hearth writes lives under, and every file in it, named once.
 
 ``HEARTH_HOME`` overrides the platform default so that tests, benchmarks and
-portable installs never touch the user's real folder.
+portable installs never touch the user's real folder. Nothing else in the
+code builds a path inside the data folder: it asks here.
 """
 
 from __future__ import annotations
@@ -30,21 +31,68 @@ def _sub(name: str) -> Path:
     return path
 
 
+# --- folders ----------------------------------------------------------------
 def models_dir() -> Path:
+    """Downloaded GGUF files (and their ``.incomplete`` partial downloads)."""
     return _sub("models")
+
+
+def docs_dir() -> Path:
+    """One SQLite index per document collection: ``docs/NAME.db``."""
+    return _sub("docs")
 
 
 def logs_dir() -> Path:
     return _sub("logs")
 
 
+# --- files --------------------------------------------------------------------
 def settings_file() -> Path:
     return data_dir() / "settings.json"
 
 
+def database_file() -> Path:
+    """Conversations and messages."""
+    return data_dir() / "hearth.db"
+
+
+def savings_file() -> Path:
+    """The cost-avoided tally."""
+    return data_dir() / "savings.db"
+
+
 def registry_file() -> Path:
+    """Models imported by reference."""
     return data_dir() / "models.json"
 
 
-def database_file() -> Path:
-    return data_dir() / "hearth.db"
+def downloads_file() -> Path:
+    """The download queue, resumed (paused) after a restart."""
+    return data_dir() / "downloads.json"
+
+
+def user_presets_file() -> Path:
+    return data_dir() / "presets.json"
+
+
+def user_prices_file() -> Path:
+    return data_dir() / "prices.json"
+
+
+def machine_profile_file() -> Path:
+    """Measured memory bandwidth and engine speed, for speed estimates."""
+    return data_dir() / "machine-profile.json"
+
+
+def app_log_file() -> Path:
+    return logs_dir() / "hearth.log"
+
+
+def worker_log_file() -> Path:
+    """llama.cpp's own messages from the chat worker."""
+    return logs_dir() / "worker.log"
+
+
+def process_log_file(name: str) -> Path:
+    """Native output of a helper process (``reader``, ``embed-worker``)."""
+    return logs_dir() / f"{name}.log"

@@ -9,9 +9,13 @@ The direct side is the fastest way to do the work in one process: the
 ``Llama.generate`` token loop on pre-tokenized input, detokenizing each token,
 with no chat-completion wrapper around it.
 
+Two Hearth sides: the engine (worker + protocol, as the conversation
+service's local engine uses it) and the whole conversation service (save the
+message, build the prompt, stream, save as it goes, bill), both against direct.
+
 Prints:
-  generation tokens/s, Hearth / direct          (target >= 0.97)
-  extra time to first token, Hearth - direct    (target <= 30 ms)
+  generation tokens/s, Hearth / direct          (target >= 0.97), engine and service
+  extra time to first token, Hearth - direct    (target <= 30 ms), engine and service
   turn-2 TTFT after a ~1500-token history / turn-1 TTFT, through Hearth (target <= 1.3)
 """
 
@@ -28,11 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HEARTH_HOME", tempfile.mkdtemp(prefix="hearth-bench-"))
 
-from app.engine import protocol as p  # noqa: E402
 from app.engine.chat_template import render_with_fallback  # noqa: E402
 from app.engine.client import Engine  # noqa: E402
 from app.engine.params import default_threads  # noqa: E402
-from app.library.gguf_header import read_gguf  # noqa: E402
+from app.gguf.header import read_gguf  # noqa: E402
 from app.library.registry import starter_model_path  # noqa: E402
 
 QUESTION = "Explain in detail how a hash map works, with an example in Python."
@@ -101,6 +104,20 @@ def hearth_run(engine: Engine, messages: list[dict], max_tokens: int) -> dict:
             "stats": stream.stats}
 
 
+def service_run(service, model, settings, run: int, max_tokens: int) -> dict:
+    """One turn through the conversation service, timed from the call to its token events."""
+    from app.chats import events as ev
+
+    times = []
+    started = time.perf_counter()
+    conversation = {"system_prompt": f"Session {run}. You are a helpful assistant.", "temperature": 0.0,
+                    "top_p": 0.95, "max_tokens": max_tokens}
+    finished = service.send(None, QUESTION, model, settings, conversation,
+                            lambda e: times.append(time.perf_counter()) if isinstance(e, ev.Token) else None)
+    n = finished.stats["completion_tokens"]
+    return {"ttft": times[0] - started, "tps": (n - 1) / (times[-1] - times[0]), "n": n, "text": finished.text}
+
+
 def main() -> int:
     gen_default, batch_default = default_threads()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,26 +134,46 @@ def main() -> int:
     print(f"model {Path(path).name}, threads {args.threads}/{args.batch_threads}, ctx {args.ctx}, "
           f"flash_attn {flash}, {args.rounds} rounds x {args.tokens} tokens")
 
+    os.environ.setdefault("HEARTH_HOME", tempfile.mkdtemp(prefix="hearth-bench-engine-"))
+    from app.chats.service import ConversationService
+    from app.config import Settings
+    from app.engine.local import LocalEngine
+    from app.engine.params import load_request
+    from app.library.registry import ModelRegistry
+
+    settings = Settings({"context_length": args.ctx, "gpu_layers": 0, "threads": args.threads,
+                         "batch_threads": args.batch_threads, "batch_size": 512, "flash_attention": flash})
+    model = ModelRegistry().resolve(path)
     direct = Direct(path, args.ctx, args.threads, args.batch_threads, flash)
     engine = Engine()
-    engine.load(p.LoadModel(path=path, n_ctx=args.ctx, n_gpu_layers=0, n_threads=args.threads,
-                            n_threads_batch=args.batch_threads, n_batch=512, flash_attn=flash))
-    # Warm both (page cache, allocator) before measuring.
+    engine.load(load_request(path, settings))  # the load the service asks for: one worker serves both sides
+    service = ConversationService(LocalEngine(engine))
+    # Warm all three (page cache, allocator, SQLite, tokenizers) before measuring.
     direct.run(messages_for(-1), 8)
     hearth_run(engine, messages_for(-2), 8)
+    service_run(service, model, settings, -3, 8)
 
-    d_tps, h_tps, d_ttft, h_ttft, mismatches = [], [], [], [], 0
+    d_tps, h_tps, s_tps, d_ttft, h_ttft, s_ttft, mismatches = [], [], [], [], [], [], 0
+    sides = ("direct", "hearth", "service")
     for r in range(args.rounds):
-        order = ("direct", "hearth") if r % 2 == 0 else ("hearth", "direct")
+        order = sides[r % 3:] + sides[:r % 3]
         results = {}
         for side in order:
-            msgs = messages_for(r * 2 + (side == "hearth"))
-            results[side] = direct.run(msgs, args.tokens) if side == "direct" else hearth_run(engine, msgs, args.tokens)
-        d, h = results["direct"], results["hearth"]
-        d_tps.append(d["tps"]), h_tps.append(h["tps"]), d_ttft.append(d["ttft"]), h_ttft.append(h["ttft"])
+            run = r * 3 + sides.index(side)
+            if side == "direct":
+                results[side] = direct.run(messages_for(run), args.tokens)
+            elif side == "hearth":
+                results[side] = hearth_run(engine, messages_for(run), args.tokens)
+            else:
+                results[side] = service_run(service, model, settings, run, args.tokens)
+        d, h, s = results["direct"], results["hearth"], results["service"]
+        d_tps.append(d["tps"]), h_tps.append(h["tps"]), s_tps.append(s["tps"])
+        d_ttft.append(d["ttft"]), h_ttft.append(h["ttft"]), s_ttft.append(s["ttft"])
         mismatches += d["n"] != h["n"]
         print(f"  round {r}: direct {d['tps']:.1f} tok/s ttft {d['ttft']*1000:.1f} ms | "
-              f"hearth {h['tps']:.1f} tok/s ttft {h['ttft']*1000:.1f} ms ({h['n']} tokens)")
+              f"engine {h['tps']:.1f} tok/s ttft {h['ttft']*1000:.1f} ms ({h['n']} tokens) | "
+              f"service {s['tps']:.1f} tok/s ttft {s['ttft']*1000:.1f} ms ({s['n']} tokens)")
+    service.close()
 
     # Multi-turn: turn 1 cold and short; turn 2 after a ~1500-token history that
     # the previous turn left in the KV cache.
@@ -164,6 +201,10 @@ def main() -> int:
           f"  (target >= 0.97)")
     print(f"time to first token   direct {med(d_ttft)*1000:.1f} ms   hearth {med(h_ttft)*1000:.1f} ms   "
           f"extra {(med(h_ttft) - med(d_ttft))*1000:+.1f} ms  (target <= 30 ms)")
+    print(f"through the conversation service: tokens/s {med(s_tps):.1f}, ratio "
+          f"{med([s / d for s, d in zip(s_tps, d_tps)]):.3f} (target >= 0.97); time to first token "
+          f"{med(s_ttft)*1000:.1f} ms, extra {(med(s_ttft) - med(d_ttft))*1000:+.1f} ms (target <= 30 ms; "
+          "includes saving the message and the empty reply)")
     print(f"turn-2 TTFT after {med(history):.0f}-token history ({med(t2_cached):.0f} cached) "
           f"{med(t2)*1000:.1f} ms / turn-1 {med(t1)*1000:.1f} ms = {med(t2) / med(t1):.2f}  (target <= 1.3)")
     if mismatches:

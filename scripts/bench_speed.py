@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HEARTH_HOME", tempfile.mkdtemp(prefix="hearth-bench-"))
 
 from app.library import speed  # noqa: E402
-from app.library.gguf_header import human_bytes, read_gguf  # noqa: E402
+from app.gguf.header import human_bytes, read_gguf  # noqa: E402
 from app.library.registry import starter_model_path  # noqa: E402
 
 FTYPES = {"Q8_0": 7, "F16": 1}

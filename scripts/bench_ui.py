@@ -58,6 +58,7 @@ def run_until(condition, settle_ms: int = 0) -> None:
 
 
 def stream_into(window, app, conversation_id: int) -> dict:
+    from app.chats.events import Token
     from app.ui.main_window import _Reply
     from app.ui.qt import QTimer
 
@@ -65,10 +66,11 @@ def stream_into(window, app, conversation_id: int) -> dict:
     run_until(lambda: window.conversation_id == conversation_id and len(window.chat.views) == len(window.history),
               settle_ms=200)
     view = window.chat.add("assistant", "", "streaming", "bench")
-    window.reply = _Reply(conversation_id, "bench", message_id=None, view=view)
+    window.reply = _Reply(conversation_id, "bench", view=view, message_id=-1)
     pieces = [REPLY[i:i + 4] for i in range(0, len(REPLY), 4)]  # ~4 characters a token
     spent = []
-    original_on_token, original_render = window._on_token, window._render_reply
+    presenter = window.presenter  # where the conversation service's events are shown
+    original_on_token, original_render = presenter._on_token, presenter._render_reply
 
     def timed(fn):
         def wrapper(*args):
@@ -77,7 +79,7 @@ def stream_into(window, app, conversation_id: int) -> dict:
             spent.append(time.perf_counter() - started)
         return wrapper
 
-    window._render_reply = timed(original_render)
+    presenter._render_reply = timed(original_render)
     on_token = timed(original_on_token)
     lateness, last = [], [None]
 
@@ -102,13 +104,13 @@ def stream_into(window, app, conversation_id: int) -> dict:
             feeder.stop()
             done[0] = True
             return
-        on_token(piece)
+        on_token(Token(conversation_id, -1, piece))
 
     feeder.timeout.connect(next_token)
     feeder.start()
     run_until(lambda: done[0], settle_ms=200)
     ticker.stop()
-    window._render_reply = original_render
+    presenter._render_reply = original_render
     window.reply = None
     return {"per_token_us": sum(spent) / len(pieces) * 1e6, "tokens": len(pieces),
             "max_stall_ms": max(lateness) * 1000, "p99_stall_ms": statistics.quantiles(lateness, n=100)[98] * 1000}
@@ -118,6 +120,7 @@ def main() -> int:
     os.environ["HEARTH_HOME"] = tempfile.mkdtemp(prefix="hearth-bench-ui-")
     from app.chats.store import ChatStore
     from app.config import load_settings
+    from app.engine.scripted import ScriptedEngine
     from app.library.registry import ModelRegistry
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication
@@ -127,7 +130,7 @@ def main() -> int:
     long = make_conversation(store, "long", 100)
     store.close()
     app = QApplication([])
-    window = MainWindow(load_settings(), ModelRegistry().resolve(None))
+    window = MainWindow(load_settings(), ModelRegistry().resolve(None), engine=ScriptedEngine())
     window.resize(1200, 800)
     window.show()
     results = {"short": [], "long": []}

@@ -119,7 +119,8 @@ def test_doctor_reports_machine_and_data_folder(hearth_home):
 def test_nothing_written_outside_the_data_folder(hearth_home, tmp_path):
     hearth("chat", "--max-tokens", "2", "hi")
     written = {p.relative_to(hearth_home).parts[0] for p in hearth_home.rglob("*")}
-    assert written <= {"logs", "models", "settings.json", "models.json", "savings.db", "savings.db-wal", "savings.db-shm"}
+    assert written <= {"logs", "models", "settings.json", "models.json", "savings.db", "savings.db-wal", "savings.db-shm",
+                       "hearth.db", "hearth.db-wal", "hearth.db-shm"}
     assert (hearth_home / "logs" / "worker.log").exists()
 
 
@@ -170,9 +171,17 @@ def test_savings_json_after_a_chat(hearth_home, tmp_path):
                 "gross_usd", "energy_kwh", "energy_usd", "net_usd"):
         assert key in data
     assert data["comparison_model"] == "gpt-4o" and data["price_effective_date"] == "2024-08-06"
-    assert data["replies"] == 1 and data["input_tokens"] == 10 and 0 < data["output_tokens"] <= 12
+    # What the model read: the default preset's system prompt and the message, with OpenAI's overhead.
+    from app.chats.service import default_conversation_settings
+    from app.savings.tokens import count_chat
+
+    seen = [{"role": "system", "content": default_conversation_settings()["system_prompt"]},
+            {"role": "user", "content": "Say hi."}]
+    expected_input = count_chat(seen)
+    assert data["replies"] == 1 and data["input_tokens"] == expected_input and 0 < data["output_tokens"] <= 12
     gross = Decimal(data["gross_usd"])  # money as decimal strings
-    assert gross == Decimal(10) * Decimal("2.50") / 1_000_000 + Decimal(data["output_tokens"]) * 10 / Decimal(1_000_000)
+    assert gross == Decimal(expected_input) * Decimal("2.50") / 1_000_000 + \
+        Decimal(data["output_tokens"]) * 10 / Decimal(1_000_000)
     assert data["replies_with_measured_energy"] == 1  # the (fake, unchanging) RAPL counter was read
     assert Decimal(data["net_usd"]) == gross - Decimal(data["energy_usd"])
     text = hearth("savings").stdout

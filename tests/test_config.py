@@ -45,3 +45,27 @@ def test_setting_a_bad_value_is_a_readable_error():
         Settings().set("temperature", -1)
     with pytest.raises(HearthError, match="unknown setting"):
         Settings().set("colour", "red")
+
+
+def test_changes_are_announced_once_and_snapshots_stay_quiet():
+    settings, heard = Settings(), []
+    settings.subscribe(heard.append)
+    settings.update({"temperature": 0.2, "top_p": 0.5, "max_tokens": 1024})  # max_tokens is unchanged
+    assert heard == [frozenset({"temperature", "top_p"})]
+    snapshot = settings.copy()
+    snapshot.set("temperature", 1.0)
+    assert heard == [frozenset({"temperature", "top_p"})] and settings.temperature == 0.2
+    with pytest.raises(HearthError):
+        settings.update({"top_k": 5, "temperature": 99})  # one bad value: nothing changes
+    assert settings.top_k == 40 and len(heard) == 1
+    settings.set("top_k", 40)  # same value: no news
+    assert len(heard) == 1
+
+
+def test_every_number_setting_states_its_range():
+    from app.config import setting
+
+    for name in ("temperature", "top_p", "max_tokens", "context_length", "batch_size", "threads"):
+        low, high = setting(name).bounds
+        assert setting(name).valid(type(setting(name).default)(low) if setting(name).default != "auto" else int(low))
+        assert not setting(name).valid(high * 2 if isinstance(high, int) else high + 1)

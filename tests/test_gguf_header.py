@@ -1,6 +1,6 @@
 import pytest
 
-from app.library.gguf_header import GGUFError, read_gguf
+from app.gguf.header import GGUFError, read_gguf
 
 
 def test_reads_starter_metadata_without_loading_weights(starter_path):

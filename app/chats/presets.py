@@ -6,9 +6,9 @@ from pathlib import Path
 
 from app import paths
 from app.config import read_json_rows, write_json_atomic
+from app.resources import resource
 
 PRESETS_VERSION = 1
-BUILTIN_FILE = Path(__file__).resolve().parent.parent.parent / "resources" / "presets.json"
 # The keys a preset (and a conversation's settings) may carry.
 KEYS = ("system_prompt", "temperature", "top_p", "max_tokens", "context_length")
 DEFAULT_PRESET = "General assistant"
@@ -19,11 +19,11 @@ def _read(path: Path) -> list[dict]:
 
 
 def user_presets_file() -> Path:
-    return paths.data_dir() / "presets.json"
+    return paths.user_presets_file()
 
 
 def builtin_presets() -> list[dict]:
-    return [dict(p, builtin=True) for p in _read(BUILTIN_FILE)]
+    return [dict(p, builtin=True) for p in _read(resource("presets.json"))]
 
 
 def all_presets() -> list[dict]:

@@ -1,4 +1,9 @@
-"""What the model sees for a conversation: its system prompt, then the saved turns."""
+"""What the model sees for a conversation: its system prompt, then the saved turns.
+
+Replies Hearth wrote itself (``canned``: "nothing relevant found") are left
+out with the question they answered: the model must never read them as its
+own words, and chat templates want user and assistant turns to alternate.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ def chat_messages(settings: dict, history: list[Message]) -> list[dict]:
     if system:
         messages.append({"role": "system", "content": system})
     for m in history:
+        if m.canned:
+            if messages and messages[-1]["role"] == "user":
+                messages.pop()
+            continue
         if m.role in ("user", "assistant") and (m.content or m.role == "user"):
             messages.append({"role": m.role, "content": m.content})
     return messages

@@ -7,8 +7,9 @@ a reply found still ``streaming`` on open was cut off by a crash and is
 marked ``interrupted``. Deleting a conversation only hides it until
 ``purge_deleted`` runs, which is what makes undo possible.
 
-One connection per store, used from one thread at a time (the GUI runs all
-store calls on its single database thread).
+One connection per store, used from one thread at a time. The window's
+database lane holds one; the conversation service holds its own on the thread
+that runs replies (WAL lets them read while the other writes).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Message:
     model: str | None = None
     stats: dict = field(default_factory=dict)
     error: str | None = None
+    # Written by Hearth, not the model ("nothing relevant found"): shown, never fed back as the model's words.
+    canned: bool = False
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -86,8 +89,20 @@ def _v1(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Replies Hearth wrote itself are marked, including the document answers saved before the mark existed."""
+    db.execute("ALTER TABLE messages ADD COLUMN canned INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE messages SET canned = 1 WHERE role = 'assistant' AND content LIKE 'I found nothing in %' "
+               "AND content LIKE '%so I will not guess.%'")
+
+
 # Ordered migrations: _MIGRATIONS[n] brings a database from version n to n + 1.
-_MIGRATIONS = [_v1]
+_MIGRATIONS = [_v1, _v2]
+_COLUMNS = "id, conversation_id, role, content, created, status, model, stats, error, canned"
+
+
+def _message(r) -> Message:
+    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], bool(r[9]))
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -159,8 +174,10 @@ class ChatStore:
         return Message(cur.lastrowid, conversation_id, role, content, now, status, model, stats or {})
 
     def update_message(self, message_id: int, content: str, status: str | None = None,
-                       stats: dict | None = None, error: str | None = None) -> None:
+                       stats: dict | None = None, error: str | None = None, canned: bool | None = None) -> None:
         sets, args = ["content = ?"], [content]
+        if canned is not None:
+            sets.append("canned = ?"), args.append(int(canned))
         if status is not None:
             sets.append("status = ?"), args.append(status)
         if stats is not None:
@@ -171,10 +188,9 @@ class ChatStore:
             self.db.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id = ?", (*args, message_id))
 
     def messages(self, conversation_id: int) -> list[Message]:
-        rows = self.db.execute(
-            "SELECT id, conversation_id, role, content, created, status, model, stats, error FROM messages "
-            "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
-        return [Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8]) for r in rows]
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+                               (conversation_id,)).fetchall()
+        return [_message(r) for r in rows]
 
     def delete_from(self, conversation_id: int, message_id: int) -> None:
         """Remove a message and everything after it (edit-and-resend, regenerate)."""
@@ -195,10 +211,8 @@ class ChatStore:
             (query, limit)).fetchall()
         results = []
         for (message_id,) in rows:
-            r = self.db.execute(
-                "SELECT id, conversation_id, role, content, created, status, model, stats, error "
-                "FROM messages WHERE id = ?", (message_id,)).fetchone()
-            message = Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+            message = _message(self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id = ?",
+                                               (message_id,)).fetchone())
             results.append((self.conversation(message.conversation_id), message))
         return results
 

@@ -1,16 +1,16 @@
-"""``hearth chat``: one prompt in, the reply streamed out."""
+"""``hearth chat``: one message in, the reply streamed out, the conversation saved like the window's."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
+import threading
 
-from app.cli import print_json
-from app.config import load_settings
-from app.engine.client import Engine, EngineError
-from app.engine.params import load_request, sampling
+from app.chats import events as ev
+from app.chats.service import ConversationService, choose_model, default_conversation_settings
+from app.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, print_json
+from app.config import load_settings, setting
+from app.engine.local import LocalEngine
 from app.errors import HearthError
-from app.library.registry import ModelRegistry
 
 
 def run_chat(args) -> int:
@@ -18,64 +18,98 @@ def run_chat(args) -> int:
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise HearthError("empty prompt: give a message as an argument or on stdin")
-    for name, value in (("max_tokens", args.max_tokens), ("temperature", args.temperature),
+    model = choose_model(args.model, settings)
+    service = ConversationService(LocalEngine())
+    try:
+        conversation = _conversation_settings(service, args)
+        status, _finished = stream_turn(service, args.json, lambda emit: service.send(
+            args.continue_id, prompt, model, settings, conversation, emit,
+            extra_sampling={"seed": args.seed} if args.seed is not None else None),
+            lambda finished: dict(chat_json(finished), model_path=str(model.path)))
+        return status
+    finally:
+        service.close()
+        service.engine.close()
+
+
+def _conversation_settings(service: ConversationService, args) -> dict:
+    """A new conversation starts from the default preset, a continued one from its saved settings;
+    the command's options override either, and are saved with the conversation."""
+    if args.continue_id is not None:
+        settings = dict(service.store().conversation(args.continue_id).settings)
+    else:
+        settings = default_conversation_settings()
+    for name, value in (("temperature", args.temperature), ("max_tokens", args.max_tokens),
                         ("context_length", args.ctx)):
         if value is not None:
-            settings.set(name, value)
-    model = ModelRegistry().resolve(args.model, settings.default_model)
-    if model.info and model.info.is_embedding_model:
-        raise HearthError(f"{model.path.name} is an embedding model; it cannot chat")
-    messages = []
-    if args.system:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": prompt})
-    options = sampling(settings)
-    if args.seed is not None:
-        options["seed"] = args.seed
+            schema = setting(name)
+            if not schema.valid(value):
+                raise HearthError(f"invalid value {value!r} for {name}: {schema.description}")
+            settings[name] = value
+    if args.system is not None:
+        settings["system_prompt"] = args.system
+    return settings
 
-    with Engine() as engine:
-        engine.load(load_request(str(model.path), settings))
-        stream = engine.chat(messages, **options)
-        error = None
+
+def chat_json(finished: ev.ReplyFinished) -> dict:
+    result = {"model": finished.model_id, "conversation_id": finished.conversation_id,
+              "message_id": finished.message_id, "reply": finished.text, **finished.stats}
+    result.pop("citations", None)
+    return result
+
+
+def stream_turn(service: ConversationService, as_json: bool, run, as_dict=chat_json):
+    """Run one turn, printing tokens as they come (or ``as_dict(finished)`` as JSON at the end).
+
+    Returns (exit status, the finished reply).
+
+    Ctrl-C stops the reply: what was written is kept and saved, marked stopped."""
+    failures: list[ev.TurnFailed] = []
+    started: list[ev.TurnStarted] = []
+
+    def emit(event) -> None:
+        if isinstance(event, ev.Token) and not as_json:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, ev.TurnFailed):
+            failures.append(event)
+        elif isinstance(event, ev.TurnStarted):
+            started.append(event)
+
+    # The turn runs on a thread of its own so that Ctrl-C, which always lands on the main
+    # thread, becomes a clean stop: the engine ends the reply and the service saves it.
+    outcome: list = []
+    def turn() -> None:
         try:
-            for piece in stream:
-                if not args.json:
-                    sys.stdout.write(piece)
-                    sys.stdout.flush()
-        except KeyboardInterrupt:
-            stream.cancel()
-            try:
-                stream.consume()
-            except EngineError:
-                pass
-        except EngineError as exc:
-            error = str(exc)
-    stats = stream.stats
-    if stats and stats.stop_reason != "error" and stream.text:
-        _tally(settings, model.id, messages, stream.text, stats)
-    if args.json:
-        result = {"model": model.id, "model_path": str(model.path), "reply": stream.text}
-        result.update(asdict(stats) if stats else {})
-        if error:
-            result["error"] = error
+            outcome.append(run(emit))
+        except BaseException as exc:  # re-raised on the main thread, where the CLI reports it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=turn, name="hearth-turn", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        service.stop()
+        worker.join()
+    finished = outcome[0] if outcome else None
+    if isinstance(finished, BaseException):
+        raise finished
+    if finished is None:
+        raise HearthError(failures[-1].message if failures else "the reply could not be made")
+    if as_json:
+        result = as_dict(finished)
+        if finished.error:
+            result["error"] = finished.error
         print_json(result)
-    else:
-        if not stream.text.endswith("\n"):
+    elif not finished.canned:
+        if not finished.text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
-    if error:
-        print(f"hearth: {error}", file=sys.stderr)
-        return 1
-    return 130 if stats and stats.stop_reason == "cancelled" else 0
-
-
-def _tally(settings, model_id: str, messages: list[dict], reply: str, stats) -> None:
-    """Count the reply in the cost-avoided tally; a failure here never fails the chat."""
-    from app.savings.service import record_turn, turn_for_reply
-
-    try:
-        record_turn(turn_for_reply(messages, reply, asdict(stats), model_id), settings)
-    except HearthError as exc:
-        import logging
-
-        logging.getLogger(__name__).warning("not counted in the savings tally: %s", exc)
+    if finished.error:
+        print(f"hearth: {finished.error}", file=sys.stderr)
+        return EXIT_ERROR, finished
+    if finished.bill_error:
+        print(f"hearth: the reply was not counted in the savings tally: {finished.bill_error}", file=sys.stderr)
+    return (EXIT_INTERRUPTED if finished.stop_reason == "cancelled" else EXIT_OK), finished

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from app.chats.export import to_json, to_markdown
 from app.chats.store import ChatStore
-from app.cli import print_json
+from app.commands.output import print_json
 
 
 def run_chats(args) -> int:

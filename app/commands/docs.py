@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
-from app.cli import print_json
+from app.commands.output import print_json
 from app.config import load_settings
 from app.docs import service
 from app.docs.indexer import IndexStopped
-from app.errors import HearthError
 
 
 def run_docs(args) -> int:
@@ -107,50 +105,37 @@ def _search(args) -> int:
 
 
 def _ask(args) -> int:
-    from app.engine.client import Engine
-    from app.engine.params import load_request, sampling
-    from app.library.registry import ModelRegistry
+    """A question to one collection, asked through the conversation service: saved as a conversation
+    that uses the collection and billed as a document answer, exactly as the window does it."""
+    from app.chats.service import ConversationService, choose_model, default_conversation_settings
+    from app.commands.chat import stream_turn
+    from app.engine.local import LocalEngine
 
     settings = load_settings()
-    searcher = service.Searcher()
-    try:
-        hits = searcher.search([args.collection], args.question, args.k or settings.docs_passages)
-    finally:
-        searcher.close()
-    if not hits:
-        answer, citations, stats = service.not_found([args.collection]), [], None
-    else:
-        model = ModelRegistry().resolve(args.model, settings.default_model)
-        if model.info and model.info.is_embedding_model:
-            raise HearthError(f"{model.path.name} is an embedding model; it cannot answer questions")
-        prompt = service.build_prompt(args.question, hits, settings.context_length, settings.max_tokens)
-        with Engine() as engine:
-            engine.load(load_request(str(model.path), settings))
-            stream = engine.chat(prompt.messages, **sampling(settings))
-            if not args.json:
-                for piece in stream:
-                    sys.stdout.write(piece)
-                    sys.stdout.flush()
-                sys.stdout.write("\n")
-            else:
-                stream.consume()
-        answer, citations, stats = stream.text, prompt.citations, stream.stats
-        if stats and stats.stop_reason != "error":
-            from app.savings.service import record_turn, turn_for_reply
+    service.status(args.collection)  # a missing collection is an error before anything is saved
+    if args.k:
+        settings.set("docs_passages", max(1, min(args.k, 50)))
+    model = choose_model(args.model, settings)
+    conversation = dict(default_conversation_settings(), collections=[args.collection])
+    chats = ConversationService(LocalEngine())
 
-            try:
-                record_turn(turn_for_reply(prompt.messages, answer, asdict(stats), model.id, source="docs"), settings)
-            except HearthError:
-                pass
-    cited = service.citations_as_dicts(citations)
+    def as_dict(finished) -> dict:
+        return {"question": args.question, "answer": finished.text, "citations": finished.citations or [],
+                "conversation_id": finished.conversation_id, "message_id": finished.message_id,
+                **({"tokens_per_s": finished.stats["tokens_per_s"]} if "tokens_per_s" in finished.stats else {})}
+
+    try:
+        status, reply = stream_turn(chats, args.json, lambda emit: chats.send(
+            None, args.question, model, settings, conversation, emit), as_dict)
+    finally:
+        chats.close()
+        chats.engine.close()
     if args.json:
-        print_json({"question": args.question, "answer": answer, "citations": cited,
-                    **({"tokens_per_s": stats.tokens_per_s} if stats else {})})
-        return 0
-    if not citations:
-        print(answer)
-        return 0
-    print("\nSources:")
-    for c in cited:
-        print(f"  [{c['n']}] {c['where']}: {' '.join(c['text'].split())[:160]}")
-    return 0
+        return status
+    if reply.canned:
+        print(reply.text)
+    elif reply.citations:
+        print("\nSources:")
+        for c in reply.citations:
+            print(f"  [{c['n']}] {c['where']}: {' '.join(c['text'].split())[:160]}")
+    return status

@@ -7,10 +7,10 @@ import shutil
 import sys
 
 from app import __version__, hardware, paths
-from app.cli import print_json
+from app.commands.output import print_json
 from app.engine.client import Engine, EngineError
 from app.engine.params import default_threads
-from app.library.gguf_header import human_bytes
+from app.gguf.header import human_bytes
 from app.library.registry import starter_model_path
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from app import hardware
-from app.cli import print_json
+from app.commands.output import print_json
 from app.config import load_settings
 from app.library.fit import fit
-from app.library.gguf_header import human_bytes
+from app.gguf.header import human_bytes
 from app.library.registry import ModelRegistry
 from app.library.speed import describe_speed
 

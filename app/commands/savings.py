@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.cli import print_json
+from app.commands.output import print_json
 from app.config import load_settings
 from app.savings import prices
 from app.savings.service import comparison_row, energy_inputs

@@ -4,7 +4,7 @@ One small parser per format, chosen by file extension. A parser returns
 ``Section`` objects (text + page for PDFs, or first and last line for text
 and code, + the heading path) or raises ``Skip`` with a reason the user can
 read. Parsers run in a separate process with a time limit (see
-``parse_worker.py``), so a PDF that makes a library hang or crash costs one
+``workers.py``), so a PDF that makes a library hang or crash costs one
 file, never the collection.
 """
 

@@ -52,9 +52,7 @@ MIGRATIONS = (_v1,)
 
 
 def docs_dir() -> Path:
-    folder = paths.data_dir() / "docs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return paths.docs_dir()
 
 
 def check_name(name: str) -> str:

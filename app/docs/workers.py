@@ -104,7 +104,7 @@ def _quiet_native_output(log_name: str) -> None:
     from app import paths
 
     try:
-        log = open(paths.logs_dir() / log_name, "ab")  # noqa: SIM115 (kept open for the process's life)
+        log = open(paths.process_log_file(log_name), "ab")  # noqa: SIM115 (kept open for the process's life)
     except OSError:
         return
     os.dup2(log.fileno(), 1)
@@ -112,7 +112,7 @@ def _quiet_native_output(log_name: str) -> None:
 
 
 def _embed_main(conn, model_path: str, threads: int, pool_mean: bool) -> None:
-    _quiet_native_output("embed-worker.log")
+    _quiet_native_output("embed-worker")
     try:
         import numpy as np
         from llama_cpp import Llama
@@ -120,7 +120,7 @@ def _embed_main(conn, model_path: str, threads: int, pool_mean: bool) -> None:
         kwargs = {}
         if pool_mean:
             kwargs["pooling_type"] = 1  # LLAMA_POOLING_TYPE_MEAN: chat models have no pooling of their own
-        from app.library.gguf_header import read_gguf
+        from app.gguf.header import read_gguf
 
         trained = read_gguf(model_path).context_length or 512
         n_ctx = min(trained, 1024)

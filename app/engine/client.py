@@ -23,7 +23,7 @@ from pathlib import Path
 import app
 from app import paths
 from app.engine import protocol as p
-from app.errors import HearthError
+from app.engine.base import CRASH, LOAD, EngineError, WorkerCrashed
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ START_TIMEOUT_S = 60
 # Loading a large model from a slow disk can take minutes; a hung load cannot
 # take longer than this before the caller hears about it.
 LOAD_TIMEOUT_S = 600
-
-
-class EngineError(HearthError):
-    """The engine could not do what was asked; the message says why."""
-
-
-class WorkerCrashed(EngineError):
-    """The worker process died; a new one starts on the next request."""
 
 
 _CRASH = object()
@@ -147,7 +139,7 @@ class Engine:
         if self.alive:
             assert self.ready is not None
             return self.ready
-        log_path = self._log_file or paths.logs_dir() / "worker.log"
+        log_path = self._log_file or paths.worker_log_file()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         package_root = str(Path(app.__file__).resolve().parent.parent)
@@ -167,10 +159,10 @@ class Engine:
         except WorkerCrashed:
             code = self._proc.wait() if self._proc else None
             raise EngineError(f"the model worker could not start (it {_describe_exit(code)}); "
-                              f"see {log_path}") from None
+                              f"see {log_path}", CRASH) from None
         if not isinstance(event, p.Ready) or event.protocol != p.PROTOCOL_VERSION:
             self.close()
-            raise EngineError(f"the model worker did not start properly (got {event!r}); see {log_path}")
+            raise EngineError(f"the model worker did not start properly (got {event!r}); see {log_path}", CRASH)
         self.ready = event
         return event
 
@@ -221,7 +213,7 @@ class Engine:
             event = self._control.get(timeout=timeout)
         except queue.Empty:
             self.kill()
-            raise EngineError(f"the model worker did not answer ({what} took over {timeout:.0f} s)") from None
+            raise EngineError(f"the model worker did not answer ({what} took over {timeout:.0f} s)", CRASH) from None
         if event is _CRASH:
             raise WorkerCrashed(self.crash_message or "the model worker stopped")
         return event
@@ -265,7 +257,7 @@ class Engine:
             event = self._wait_control(LOAD_TIMEOUT_S, "loading the model")
         if isinstance(event, p.Error):
             self.loaded = None
-            raise EngineError(event.message)
+            raise EngineError(event.message, LOAD)
         if not isinstance(event, p.Loaded):
             raise EngineError(f"unexpected answer to load: {event!r}")
         self.loaded = event
@@ -284,7 +276,7 @@ class Engine:
 
     def chat(self, messages: list[dict], **sampling) -> ChatStream:
         if not self.alive or self.loaded is None:
-            raise EngineError(self.crash_message or "no model is loaded")
+            raise EngineError(self.crash_message or "no model is loaded", CRASH if self.crash_message else LOAD)
         request_id = f"r{next(self._ids)}"
         events: queue.Queue = queue.Queue()
         with self._streams_lock:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 
 from app import hardware
-from app.library.fit import kv_cache_bytes
-from app.library.gguf_header import GGUFInfo
+from app.gguf.header import GGUFInfo, kv_cache_bytes
 
 # Compute buffers and driver overhead that are not weights or KV cache.
 GPU_OVERHEAD_BYTES = 600 << 20

@@ -145,7 +145,7 @@ class Worker:
 
     def load(self, req: p.LoadModel) -> None:
         from app.engine.gpu import resolve_gpu_layers
-        from app.library.gguf_header import GGUFError, read_gguf
+        from app.gguf.header import GGUFError, read_gguf
 
         self.unload()
         try:
@@ -279,7 +279,7 @@ class Worker:
         if self.llm is None:
             self.send(p.Error(req.id, "request", "no model is loaded"))
             return
-        from app.savings.energy import joules_between, read_energy_uj
+        from app.hardware import joules_between, read_energy_uj
 
         started = time.perf_counter()
         energy_before = read_energy_uj()

@@ -16,8 +16,8 @@ from app import hardware
 from app.errors import HearthError
 from app.library.fit import Fit, fit_for_file
 from app.library.speed import BITS_PER_WEIGHT, MachineProfile, describe_speed
+from app.resources import resource
 
-CATALOG_FILE = Path(__file__).resolve().parent.parent.parent / "resources" / "catalog.json"
 CATALOG_VERSION = 1
 PURPOSES = ("chat", "coding", "embedding")
 
@@ -53,7 +53,8 @@ class Catalog:
     models: tuple[CatalogModel, ...]
 
 
-def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+def load_catalog(path: Path | None = None) -> Catalog:
+    path = path or resource("catalog.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != CATALOG_VERSION:

@@ -22,7 +22,7 @@ from typing import Callable
 from app import paths
 from app.errors import HearthError
 from app.library import hub
-from app.library.gguf_header import GGUFError, human_bytes, read_gguf
+from app.gguf.header import GGUFError, human_bytes, read_gguf
 
 CHUNK = 1 << 20
 # Seconds without a byte before a transfer counts as lost (it stays resumable).

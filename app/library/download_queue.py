@@ -60,7 +60,7 @@ class Job:
 
 
 def _queue_file() -> Path:
-    return paths.data_dir() / "downloads.json"
+    return paths.downloads_file()
 
 
 class DownloadQueue:

@@ -13,25 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.library.gguf_header import GGUFInfo
+from app.gguf.header import GGUFInfo, kv_cache_bytes
 
 RUNTIME_OVERHEAD_BYTES = 120 << 20
 FITS_SHARE = 0.7  # leave room for the OS and the rest of the desktop
-
-
-def kv_cache_bytes(info: GGUFInfo, n_ctx: int, bytes_per_value: int = 2) -> int:
-    """K and V for every layer at ``n_ctx`` tokens (f16 by default)."""
-    layers = info.block_count or 0
-    heads = info.arch_value("attention.head_count") or 0
-    if isinstance(heads, list):  # per-layer head counts in some architectures
-        heads = max(heads) if heads else 0
-    kv_heads = info.arch_value("attention.head_count_kv", heads) or heads
-    if isinstance(kv_heads, list):
-        kv_heads = max(kv_heads) if kv_heads else 0
-    embedding = info.arch_value("embedding_length") or 0
-    head_dim_k = info.arch_value("attention.key_length") or (embedding // heads if heads else 0)
-    head_dim_v = info.arch_value("attention.value_length") or head_dim_k
-    return layers * n_ctx * kv_heads * (head_dim_k + head_dim_v) * bytes_per_value
 
 
 def compute_buffer_bytes(info: GGUFInfo, n_batch: int = 512) -> int:
@@ -46,7 +31,7 @@ class Fit:
     verdict: str  # "fits", "tight", "won't fit", "unknown"
 
     def describe(self) -> str:
-        from app.library.gguf_header import human_bytes
+        from app.gguf.header import human_bytes
 
         if self.available_bytes is None:
             return f"needs ~{human_bytes(self.need_bytes)}"

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.library.gguf_header import GGUFError, read_gguf
+from app.gguf.header import GGUFError, read_gguf
 
 MAX_DEPTH = 6
 OLLAMA_MODEL_MEDIA = "application/vnd.ollama.image.model"

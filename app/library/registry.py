@@ -21,7 +21,7 @@ from pathlib import Path
 from app import paths
 from app.config import write_json_atomic
 from app.errors import HearthError
-from app.library.gguf_header import GGUFError, GGUFInfo, read_gguf
+from app.gguf.header import GGUFError, GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
 

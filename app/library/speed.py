@@ -118,7 +118,7 @@ def measure_starter(starter: Path, threads: int, tokens: int = 64) -> float:
 
 
 def _profile_file() -> Path:
-    return paths.data_dir() / "machine-profile.json"
+    return paths.machine_profile_file()
 
 
 def cached_profile() -> MachineProfile | None:
@@ -143,7 +143,7 @@ def machine_profile(measure: bool = True) -> MachineProfile | None:
     if profile is not None or not measure:
         return profile
     from app.engine.params import default_threads
-    from app.library.gguf_header import read_gguf
+    from app.gguf.header import read_gguf
     from app.library.registry import starter_model_path
 
     starter = starter_model_path()

@@ -10,57 +10,13 @@ wall time, prompt processing included, stands in.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
-RAPL_ROOT = Path("/sys/class/powercap")
 JOULES_PER_KWH = Decimal(3_600_000)
 # Typical draw while running a local model (shared/reference/api-prices.md: measured laptop
 # inference 18-65 W above idle); the user can set their own.
 DEFAULT_WATTS = {"laptop": Decimal(30), "desktop": Decimal(65), "gpu": Decimal(200)}
-
-
-def rapl_root() -> Path:
-    return Path(os.environ.get("HEARTH_RAPL_ROOT", RAPL_ROOT))
-
-
-def _package_zones(root: Path) -> list[Path]:
-    zones = []
-    for zone in sorted(root.glob("intel-rapl:*")):
-        if zone.name.count(":") == 1 and (zone / "energy_uj").exists():  # packages, not sub-zones
-            zones.append(zone)
-    return zones
-
-
-def read_energy_uj(root: Path | None = None) -> dict[str, tuple[int, int]] | None:
-    """Counter and wrap range of every CPU package, or None when unreadable."""
-    root = root or rapl_root()
-    readings = {}
-    try:
-        for zone in _package_zones(root):
-            counter = int((zone / "energy_uj").read_text())
-            try:
-                wrap = int((zone / "max_energy_range_uj").read_text())
-            except (OSError, ValueError):
-                wrap = 0
-            readings[zone.name] = (counter, wrap)
-    except (OSError, ValueError):
-        return None
-    return readings or None
-
-
-def joules_between(before: dict | None, after: dict | None) -> float | None:
-    if not before or not after:
-        return None
-    total = 0
-    for zone, (start, wrap) in before.items():
-        if zone not in after:
-            return None
-        end = after[zone][0]
-        delta = end - start if end >= start else end + wrap - start
-        total += delta
-    return total / 1_000_000
 
 
 def device_class(gpu_layers: int = 0) -> str:

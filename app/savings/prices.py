@@ -17,10 +17,10 @@ from pathlib import Path
 from app import paths
 from app.config import read_json_rows, write_json_atomic
 from app.errors import HearthError
+from app.resources import resource
 
 log = logging.getLogger(__name__)
 
-BUILTIN_FILE = Path(__file__).resolve().parent.parent.parent / "resources" / "prices.json"
 PRICES_VERSION = 1
 MILLION = Decimal(1_000_000)
 
@@ -94,7 +94,7 @@ def row_from_json(data: dict, user: bool = False) -> PriceRow:
 
 
 def user_prices_file() -> Path:
-    return paths.data_dir() / "prices.json"
+    return paths.user_prices_file()
 
 
 def _read(path: Path) -> list[dict]:
@@ -104,7 +104,7 @@ def _read(path: Path) -> list[dict]:
 def price_table() -> dict[str, PriceRow]:
     """The current price of every model: the user's rows replace shipped ones with the same id."""
     table: dict[str, PriceRow] = {}
-    for data in _read(BUILTIN_FILE):
+    for data in _read(resource("prices.json")):
         row = row_from_json(data)
         table[row.id] = row
     for data in _read(user_prices_file()):
@@ -119,7 +119,7 @@ def price_table() -> dict[str, PriceRow]:
 
 def default_comparison() -> str:
     try:
-        return json.loads(BUILTIN_FILE.read_text()).get("default_comparison", "gpt-4o")
+        return json.loads(resource("prices.json").read_text()).get("default_comparison", "gpt-4o")
     except (OSError, ValueError):
         return "gpt-4o"
 

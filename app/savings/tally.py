@@ -135,7 +135,7 @@ def price_turn_tokens(counts: dict[str, tuple[int, int]], row: PriceRow) -> tupl
 
 class SavingsStore:
     def __init__(self, path: Path | None = None):
-        self.path = path or paths.data_dir() / "savings.db"
+        self.path = path or paths.savings_file()
         self.db = open_database(self.path, _MIGRATIONS, "savings database")
 
     def close(self) -> None:

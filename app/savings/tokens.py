@@ -14,8 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.errors import HearthError
+from app.resources import resource
 
-TOKENIZER_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "tokenizers"
+def tokenizer_dir() -> Path:
+    return resource("tokenizers")
+
+
 _FILES = {"o200k_base": "fb374d419588a4632f3f557e76b4b70aebbca790",
           "cl100k_base": "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"}
 TOKENS_PER_MESSAGE = 3
@@ -27,9 +31,10 @@ REPLY_PRIMING = 3
 def encoding(name: str):
     if name not in _FILES:
         raise HearthError(f"unknown tokenizer {name!r}")
-    if not (TOKENIZER_DIR / _FILES[name]).is_file():
-        raise HearthError(f"tokenizer data for {name} is missing from {TOKENIZER_DIR}")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(TOKENIZER_DIR)
+    folder = tokenizer_dir()
+    if not (folder / _FILES[name]).is_file():
+        raise HearthError(f"tokenizer data for {name} is missing from {folder}")
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
     import tiktoken
 
     return tiktoken.get_encoding(name)

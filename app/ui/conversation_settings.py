@@ -7,6 +7,7 @@ edit; ``save_preset_requested(str name, dict settings)``.
 from __future__ import annotations
 
 from app.chats import presets as preset_data
+from app.config import setting
 from app.ui.qt import (
     QComboBox, QDoubleSpinBox, QFormLayout, QInputDialog, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
     QVBoxLayout, QWidget, Signal,
@@ -32,14 +33,10 @@ class ConversationSettings(QWidget):
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setTabChangesFocus(True)
         form.addRow("&System prompt", self.system_prompt)
-        self.temperature = self._spin(QDoubleSpinBox(), 0.0, 2.0, 0.05, "Temperature")
-        form.addRow("&Temperature", self.temperature)
-        self.top_p = self._spin(QDoubleSpinBox(), 0.0, 1.0, 0.05, "Top-p")
-        form.addRow("Top-&p", self.top_p)
-        self.max_tokens = self._spin(QSpinBox(), 1, 32768, 64, "Maximum reply length in tokens")
-        form.addRow("Max reply &tokens", self.max_tokens)
-        self.context_length = self._spin(QSpinBox(), 256, 131072, 512, "Context length in tokens")
-        form.addRow("&Context length", self.context_length)
+        self.temperature = self._spin(form, QDoubleSpinBox(), "temperature", 0.05, "&Temperature")
+        self.top_p = self._spin(form, QDoubleSpinBox(), "top_p", 0.05, "Top-&p")
+        self.max_tokens = self._spin(form, QSpinBox(), "max_tokens", 64, "Max reply &tokens")
+        self.context_length = self._spin(form, QSpinBox(), "context_length", 512, "&Context length")
         layout.addLayout(form)
         self.save_preset = QPushButton("Save as preset…")
         self.save_preset.setAccessibleName("Save as preset")
@@ -52,10 +49,16 @@ class ConversationSettings(QWidget):
             box.valueChanged.connect(self._emit)
         self.reload_presets()
 
-    def _spin(self, box, low, high, step, name):
+    @staticmethod
+    def _spin(form, box, name: str, step, mnemonic: str):
+        """A number box with the schema's range and label: the panel accepts exactly what settings accept."""
+        schema = setting(name)
+        low, high = schema.bounds
         box.setRange(low, high)
         box.setSingleStep(step)
-        box.setAccessibleName(name)
+        box.setAccessibleName(schema.label)
+        box.setToolTip(schema.description)
+        form.addRow(mnemonic, box)
         return box
 
     def reload_presets(self, select: str | None = None) -> None:

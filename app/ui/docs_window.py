@@ -1,67 +1,62 @@
 """Document collections in the app: add folders, watch them, index with progress, pause.
 
-Indexing runs on a plain thread (the reader and embedding processes do the
-heavy work) and reports through queued signals. A QFileSystemWatcher on
-each collection's folders schedules a sync a moment after files change, so
-a collection follows its folders while the app runs; every start syncs too.
+``Indexing`` is the window's view of the app's ``IndexScheduler``: it turns
+the scheduler's callbacks (on a CPU-lane thread) into Qt signals, and follows
+the collections' folders with a QFileSystemWatcher, scheduling a sync a
+moment after files change. The dialog only shows the scheduler; closing it
+stops nothing. Every read of a collection's SQLite file runs on the DB lane.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
-from app.config import Settings
 from app.docs import service
-from app.docs.indexer import IndexStopped
+from app.docs.scheduler import IndexScheduler, Listener, watched_folders
 from app.ui.qt import (
     QDialog, QFileDialog, QFileSystemWatcher, QHBoxLayout, QInputDialog, QLabel, QListWidget, QObject,
-    QProgressBar, QPushButton, QTimer, QVBoxLayout, Signal,
+    QProgressBar, QPushButton, Qt, QTimer, QVBoxLayout, Signal,
 )
+from app.ui.tasks import CPU, TaskManager
 
 WATCH_DELAY_MS = 2000
 
 
 class Indexing(QObject):
-    """One sync at a time, queued by collection name; the GUI thread only receives signals."""
+    """Signals from the scheduler's thread, delivered on the GUI thread."""
 
     progress = Signal(str, int, int, str)  # collection, done, total, description
     finished = Signal(str, str)  # collection, summary
     failed = Signal(str, str)
     collections_changed = Signal()
-    _folders_found = Signal(list)
 
-    def __init__(self, settings: Settings, parent=None):
+    def __init__(self, tasks: TaskManager, settings_snapshot, parent=None):
         super().__init__(parent)
-        self.settings = settings
-        self._queue: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.current: str | None = None
+        self.tasks = tasks.scope(self)
+        self.scheduler = IndexScheduler(
+            settings_snapshot,
+            Listener(progress=self._emit(self.progress), finished=self._emit(self.finished),
+                     failed=self._emit(self.failed), collections_changed=self._emit(self.collections_changed)),
+            spawn=lambda fn: tasks.submit(CPU, fn))
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._changed)
         self.watcher.fileChanged.connect(self._changed)
-        self._folders_found.connect(self._set_watched)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.sync_all)
 
-    def watch(self) -> None:
-        """Watch every folder of every collection (and its sub-folders); the walk runs off the GUI thread."""
-        threading.Thread(target=self._find_folders, name="hearth-watch", daemon=True).start()
+    @staticmethod
+    def _emit(signal):
+        def send(*args):
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # the app is closing
+                pass
+        return send
 
-    def _find_folders(self) -> None:
-        folders = []
-        for row in service.listing():
-            for root in row.get("folders", []):
-                for folder, dirs, _files in os.walk(root, followlinks=False):
-                    dirs[:] = [d for d in dirs if not d.startswith(".")]
-                    folders.append(folder)
-                    if len(folders) > 2000:
-                        break
-        self._folders_found.emit(folders)
+    def watch(self) -> None:
+        """Watch every folder of every collection; the walk runs on the CPU lane."""
+        self.tasks.run(watched_folders, lane=CPU, on_done=self._set_watched)
 
     def _set_watched(self, folders: list) -> None:
         old = self.watcher.directories()
@@ -74,66 +69,36 @@ class Indexing(QObject):
         self._timer.start(WATCH_DELAY_MS)
 
     def sync_all(self) -> None:
-        for name in service.listing():
-            self.sync(name["name"])
+        self.tasks.run(self.scheduler.sync_all, lane=CPU)
 
     def sync(self, name: str) -> None:
-        with self._lock:
-            if name not in self._queue and name != self.current:
-                self._queue.append(name)
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="hearth-indexing", daemon=True)
-                self._thread.start()
+        self.scheduler.sync(name)
 
     def pause(self) -> None:
-        """Stop after the current file; what is indexed stays, the next sync goes on from there."""
-        with self._lock:
-            self._queue.clear()
-        self._stop.set()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._queue:
-                    self.current = None
-                    return
-                name = self.current = self._queue.pop(0)
-            try:
-                result = service.sync(name, self.settings,
-                                      on_progress=lambda p: self.progress.emit(name, p.files_done, p.files_total,
-                                                                               p.describe()),
-                                      should_stop=self._stop.is_set)
-            except IndexStopped as exc:
-                self.failed.emit(name, str(exc))
-                continue
-            except Exception as exc:  # shown to the user; the app goes on
-                self.failed.emit(name, str(exc))
-                continue
-            self.finished.emit(name, f"{result.indexed} indexed, {result.unchanged} unchanged, "
-                                     f"{result.skipped} skipped, {result.removed} removed")
-            self.collections_changed.emit()
+        self.scheduler.pause()
 
     def shutdown(self) -> None:
-        self.pause()
-        if self._thread is not None:
-            self._thread.join(10)
+        self.scheduler.shutdown()
 
 
 class DocsWindow(QDialog):
     def __init__(self, indexing: Indexing, parent=None):
         super().__init__(parent)
         self.indexing = indexing
+        self.tasks = indexing.tasks.tasks.scope(self)
+        self.tasks.failed.connect(lambda message: self.state.setText(message))
         self.setWindowTitle("Documents")
         self.resize(760, 520)
         self.list = QListWidget()
         self.list.setAccessibleName("Collections")
         self.list.currentRowChanged.connect(self._show_details)
         self.details = QLabel()
+        self.details.setTextFormat(Qt.PlainText)  # file names are not markup
         self.details.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Indexing progress")
         self.state = QLabel("Idle")
+        self.state.setTextFormat(Qt.PlainText)
         self.state.setWordWrap(True)
         add = QPushButton("New collection from folder…")
         add.clicked.connect(self.choose_folder)
@@ -166,8 +131,12 @@ class DocsWindow(QDialog):
         return self.rows[row]["name"] if 0 <= row < len(self.rows) else None
 
     def refresh(self) -> None:
+        self.tasks.run(service.listing, on_done=self._show_rows)
+
+    def _show_rows(self, rows: list[dict]) -> None:
         keep = self.current()
-        self.rows = service.listing()
+        self.rows = rows
+        self.list.blockSignals(True)
         self.list.clear()
         for r in self.rows:
             if "error" in r:
@@ -176,19 +145,25 @@ class DocsWindow(QDialog):
                 self.list.addItem(f"{r['name']}  ·  {r['indexed_files']} files, {r['chunks']} passages, "
                                   f"{r['skipped_files']} skipped")
         names = [r["name"] for r in self.rows]
+        self.list.blockSignals(False)
         self.list.setCurrentRow(names.index(keep) if keep in names else (0 if names else -1))
+        self._show_details(self.list.currentRow())
 
     def _show_details(self, _row: int) -> None:
         name = self.current()
         if name is None:
             self.details.setText("No collections yet.")
             return
-        info = service.status(name)
+        self.tasks.run(service.status, name, on_done=self._details_ready)
+
+    def _details_ready(self, info: dict) -> None:
+        if info["name"] != self.current():
+            return  # another collection was chosen meanwhile
         skipped = "\n".join(f"  skipped {Path(s['file']).name}: {s['reason']}" for s in info["skipped"][:20])
         self.details.setText(f"Folders: {', '.join(info['folders'])}\n{skipped}".rstrip())
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder to add")
+        folder = QFileDialog.getExistingDirectory(self, "Folder to add", str(Path.home()))
         if not folder:
             return
         name, ok = QInputDialog.getText(self, "New collection", "Name:", text=Path(folder).name)
@@ -196,22 +171,21 @@ class DocsWindow(QDialog):
             self.add_folder(name, Path(folder))
 
     def add_folder(self, name: str, folder: Path) -> None:
-        try:
-            service.add_paths(name, [folder]).close()
-        except Exception as exc:
-            self.state.setText(str(exc))
-            return
-        self.refresh()
-        self.indexing.watch()
-        self.indexing.sync(name)
+        def added(_result) -> None:
+            self.refresh()
+            self.indexing.watch()
+            self.indexing.sync(name)
+
+        self.tasks.run(lambda: service.add_paths(name, [folder]).close(), on_done=added,
+                       on_error=lambda exc: self.state.setText(str(exc)))
 
     def remove_current(self) -> None:
         name = self.current()
         if name:
             self.indexing.pause()
-            service.remove(name)
-            self.refresh()
-            self.indexing.collections_changed.emit()
+            self.tasks.run(service.remove, name,
+                           on_done=lambda _r: (self.refresh(), self.indexing.collections_changed.emit()),
+                           on_error=lambda exc: self.state.setText(str(exc)))
 
     def _progress(self, name: str, done: int, total: int, text: str) -> None:
         self.bar.setRange(0, max(total, 1))

@@ -1,8 +1,8 @@
 """The model library: installed models, the catalog and Hub search, and the download queue.
 
-Network calls and the one-off speed measurement run on a runner of their
-own, so a slow Hub never delays the chat store; the download queue runs on
-its own thread and reports here through a queued signal. Downloads go on
+Hub calls run on the window's network lane and the one-off speed
+measurement on its CPU lane, so a slow Hub never delays the chat store; the
+download queue reports here through a queued signal. Downloads go on
 when this window is closed: the queue belongs to the main window.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from app.config import Settings
 from app.library import download_queue as dq
 from app.library.catalog import CatalogModel, Estimator, load_catalog
-from app.library.gguf_header import human_bytes
+from app.gguf.header import human_bytes
 from app.library.hub import GGUFFile
 from app.library.registry import InstalledModel, ModelRegistry
 from app.library.speed import describe_speed
@@ -39,7 +39,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.ui.runner import BackgroundRunner
+from app.ui.tasks import CPU, NETWORK, TaskManager
 
 OFFLINE_NOTE = "Offline mode is on: Hub search and downloads are disabled (File → Settings to change)."
 INSTALLED_COLUMNS = ("Model", "Architecture", "Parameters", "Quantization", "Context", "Chat template", "Disk",
@@ -96,17 +96,16 @@ class DownloadRow(QWidget):
 
 
 class LibraryWindow(QDialog):
-    def __init__(self, settings: Settings, queue: dq.DownloadQueue, signals: QueueSignals, parent=None):
+    def __init__(self, settings: Settings, tasks: TaskManager, queue: dq.DownloadQueue, signals: QueueSignals,
+                 parent=None):
         super().__init__(parent)
         self.settings = settings
         self.queue = queue
         self.setWindowTitle("Model library")
         self.resize(1000, 640)
         self.setAcceptDrops(True)
-        self.runner = BackgroundRunner(self)  # the local disk: headers, imports, deletes
-        self.net = BackgroundRunner(self)  # the Hub and the one-off speed measurement
+        self.runner = tasks.scope(self)  # results are dropped once this window is closed
         self.runner.failed.connect(self.show_error)
-        self.net.failed.connect(self.show_error)
         self.installed: list[InstalledModel] = []
         self.estimator: Estimator | None = None
         self.catalog = load_catalog()
@@ -121,7 +120,7 @@ class LibraryWindow(QDialog):
             self._job_changed(job)
         self.refresh_installed()
         self.apply_offline()
-        self.net.run(self._make_estimator, on_done=self._estimator_ready)
+        self.runner.run(self._make_estimator, self.settings.context_length, lane=CPU, on_done=self._estimator_ready)
 
     # --- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -266,13 +265,15 @@ class LibraryWindow(QDialog):
 
     # --- installed -------------------------------------------------------------------------
     def refresh_installed(self) -> None:
+        context_length = self.settings.context_length  # a value for the job, never the live settings
+
         def job():
             from app import hardware
             from app.library.fit import fit
 
             _total, available = hardware.memory_bytes()
             models = ModelRegistry().models()
-            return [(m, fit(m.info, self.settings.context_length, available) if m.info else None) for m in models]
+            return [(m, fit(m.info, context_length, available) if m.info else None) for m in models]
         self.runner.run(job, on_done=self._show_installed)
 
     def _show_installed(self, rows) -> None:
@@ -356,10 +357,11 @@ class LibraryWindow(QDialog):
             parent.refresh_models()
 
     # --- discover --------------------------------------------------------------------------
-    def _make_estimator(self) -> Estimator:
+    @staticmethod
+    def _make_estimator(context_length: int) -> Estimator:
         from app.library import speed
 
-        return Estimator(self.settings.context_length, speed.machine_profile())
+        return Estimator(context_length, speed.machine_profile())
 
     def _estimator_ready(self, estimator: Estimator) -> None:
         self.estimator = estimator
@@ -390,8 +392,9 @@ class LibraryWindow(QDialog):
         self.search_button.setEnabled(False)
         from app.library import hub
 
-        self.net.run(lambda: hub.search(query, sort, 50, offline=self.settings.offline),
-                     on_done=self._show_results, on_error=lambda e: self._net_failed(e, self.search))
+        offline = self.settings.offline
+        self.runner.run(lambda: hub.search(query, sort, 50, offline=offline), lane=NETWORK,
+                        on_done=self._show_results, on_error=lambda e: self._net_failed(e, self.search))
 
     def _net_failed(self, error: Exception, retry) -> None:
         self.search_button.setEnabled(not self.settings.offline)
@@ -432,8 +435,9 @@ class LibraryWindow(QDialog):
             return
         from app.library import hub
 
-        self.net.run(lambda: hub.repo_details(data, offline=self.settings.offline), on_done=self._show_details,
-                     on_error=lambda e: self._net_failed(e, lambda: self._result_chosen(item)))
+        offline = self.settings.offline
+        self.runner.run(lambda: hub.repo_details(data, offline=offline), lane=NETWORK, on_done=self._show_details,
+                        on_error=lambda e: self._net_failed(e, lambda: self._result_chosen(item)))
 
     def _show_details(self, details) -> None:
         if details.id != self.current_repo:
@@ -497,6 +501,4 @@ class LibraryWindow(QDialog):
         self.no_downloads.setVisible(not self.rows)
 
     def closeEvent(self, event):  # noqa: N802
-        self.runner.shutdown()
-        self.net.shutdown(wait=False)
         super().closeEvent(event)

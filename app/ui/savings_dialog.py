@@ -85,8 +85,8 @@ class SavingsDialog(QDialog):
 
     def refresh(self) -> None:
         settings = self.settings.copy()
-        self.runner.run(lambda: (self.runner.savings_store().totals(), comparison_row(settings),
-                                 {by: self.runner.savings_store().grouped(by) for by in ("day", "model", "conversation")}),
+        self.runner.run(lambda: (self.runner.tasks.savings_store().totals(), comparison_row(settings),
+                                 {by: self.runner.tasks.savings_store().grouped(by) for by in ("day", "model", "conversation")}),
                         on_done=self._show)
 
     def _show(self, result) -> None:
@@ -125,8 +125,7 @@ class SavingsDialog(QDialog):
             price = str(Decimal(self.kwh_price.text().strip()))
             watts_text = self.watts.text().strip()
             watts = "auto" if watts_text == "auto" else str(Decimal(watts_text))
-            self.settings.set("electricity_usd_per_kwh", price)
-            self.settings.set("device_watts", watts)
+            self.settings.update({"electricity_usd_per_kwh": price, "device_watts": watts})
         except (InvalidOperation, HearthError) as exc:  # a typo: say so, keep the old value
             self.message.setText(f"Not a valid number: {exc}")
             return
@@ -159,7 +158,7 @@ class SavingsDialog(QDialog):
             self.settings_changed.emit()
             self.refresh()
 
-        self.runner.run(lambda: self.runner.savings_store().reprice(comparison_row(settings)), on_done=done)
+        self.runner.run(lambda: self.runner.tasks.savings_store().reprice(comparison_row(settings)), on_done=done)
 
     # --- chart ---------------------------------------------------------------------
     def _chart_tab(self) -> QWidget:

@@ -1,13 +1,14 @@
 """The cost-avoided tally in the main window: the running total in the status bar,
 each reply's bill as the tooltip of its statistics line, and the dashboard.
 
-All tally work (token counting, SQLite) runs on the window's background runner.
+Replies are counted by the conversation service as they finish; this only
+reads the tally, on the DB lane.
 """
 
 from __future__ import annotations
 
 from app.config import Settings
-from app.savings.service import comparison_row, record_turn, turn_for_reply
+from app.savings.service import comparison_row
 from app.savings.tally import usd
 from app.ui.message_view import MessageView
 from app.ui.qt import QObject, QPushButton
@@ -26,23 +27,9 @@ class SavingsStatus(QObject):
         self.button.clicked.connect(self.open_dashboard)
         window.statusBar().addPermanentWidget(self.button)
 
-    def record(self, messages: list[dict], text: str, stats: dict, conversation_id: int | None,
-               message_id: int | None, model: str, view: MessageView | None) -> None:
-        """Count one finished reply; its bill becomes ``view``'s tooltip."""
-        settings = self.settings.copy()
-        turn = turn_for_reply(messages, text, stats, model, conversation_id, message_id)
-        def done(record):
-            if view is not None and view in self.window.chat.views:
-                view.footer.setToolTip(record.tooltip())
-            self.refresh()
-
-        self.runner.run(lambda: record_turn(turn, settings, self.runner.savings_store()), on_done=done,
-                        on_error=lambda exc: self.window.statusBar().showMessage(
-                            f"Not counted in savings: {exc}", 5000))
-
     def refresh(self) -> None:
         settings = self.settings.copy()
-        self.runner.run(lambda: (self.runner.savings_store().totals(), comparison_row(settings)),
+        self.runner.run(lambda: (self.runner.tasks.savings_store().totals(), comparison_row(settings)),
                         on_done=self._show)
 
     def _show(self, result) -> None:
@@ -67,7 +54,7 @@ class SavingsStatus(QObject):
                 if view is not None and view in self.window.chat.views:
                     view.footer.setToolTip(record.tooltip())
 
-        self.runner.run(lambda: self.runner.savings_store().for_messages(ids), on_done=done)
+        self.runner.run(lambda: self.runner.tasks.savings_store().for_messages(ids), on_done=done)
 
     def open_dashboard(self) -> None:
         from app.ui.savings_dialog import SavingsDialog
@@ -77,6 +64,4 @@ class SavingsStatus(QObject):
         self.dialog.show()
 
     def _settings_changed(self) -> None:
-        snapshot = self.settings.copy()
-        self.runner.run(snapshot.save)
-        self.refresh()
+        self.refresh()  # the settings themselves are saved by the window's subscription

@@ -5,8 +5,8 @@ import pytest
 
 from app import hardware
 from app.engine.gpu import ALL_LAYERS, resolve_gpu_layers
-from app.library.fit import kv_cache_bytes
-from app.library.gguf_header import read_gguf
+from app.gguf.header import kv_cache_bytes
+from app.gguf.header import read_gguf
 
 
 @pytest.fixture(scope="module")

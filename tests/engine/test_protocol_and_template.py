@@ -27,7 +27,7 @@ def test_garbage_is_a_protocol_error(line):
 
 
 def test_model_template_renders_with_generation_prompt(starter_path):
-    from app.library.gguf_header import read_gguf
+    from app.gguf.header import read_gguf
 
     text = render(read_gguf(starter_path).chat_template, MSGS)
     assert text.endswith("<|im_start|>assistant\n")

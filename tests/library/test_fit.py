@@ -4,8 +4,9 @@ import pytest
 
 from app.engine import protocol as p
 from app.engine.client import Engine
-from app.library.fit import RUNTIME_OVERHEAD_BYTES, compute_buffer_bytes, fit, kv_cache_bytes, memory_needed
-from app.library.gguf_header import read_gguf
+from app.gguf.header import kv_cache_bytes
+from app.library.fit import RUNTIME_OVERHEAD_BYTES, compute_buffer_bytes, fit, memory_needed
+from app.gguf.header import read_gguf
 
 
 @pytest.fixture(scope="module")

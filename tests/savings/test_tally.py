@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from app import hardware
 from app.config import Settings
 from app.errors import HearthError
 from app.savings import energy, prices
@@ -82,19 +83,19 @@ def test_energy_from_a_fake_rapl_folder(tmp_path, monkeypatch):
     (package / "max_energy_range_uj").write_text("262143328850\n")
     (package / "intel-rapl:0:0" / "energy_uj").write_text("999\n")
     monkeypatch.setenv("HEARTH_RAPL_ROOT", str(tmp_path))
-    before = energy.read_energy_uj()
+    before = hardware.read_energy_uj()
     assert before == {"intel-rapl:0": (1000000, 262143328850)}
     (package / "energy_uj").write_text("4600000\n")
-    assert energy.joules_between(before, energy.read_energy_uj()) == pytest.approx(3.6)
+    assert hardware.joules_between(before, hardware.read_energy_uj()) == pytest.approx(3.6)
     # The counter wrapped around.
     wrapped = {"intel-rapl:0": (262143000000, 262143328850)}
-    assert energy.joules_between(wrapped, {"intel-rapl:0": (100, 262143328850)}) == pytest.approx(0.32895)
+    assert hardware.joules_between(wrapped, {"intel-rapl:0": (100, 262143328850)}) == pytest.approx(0.32895)
     assert energy.reply_kwh(3.6, 99.0, Decimal(50)) == (Decimal("0.000001"), "rapl")
 
 
 def test_unreadable_rapl_falls_back_to_watts_times_time(tmp_path, monkeypatch):
     monkeypatch.setenv("HEARTH_RAPL_ROOT", str(tmp_path / "nothing"))
-    assert energy.read_energy_uj() is None
+    assert hardware.read_energy_uj() is None
     assert energy.reply_kwh(None, 7.2, Decimal(50)) == (Decimal("0.0001"), "estimate")
 
 

@@ -50,7 +50,7 @@ def test_works_with_the_network_cut(monkeypatch):
 def test_missing_tokenizer_data_is_an_error_not_a_download(monkeypatch, tmp_path):
     from app.errors import HearthError
 
-    monkeypatch.setattr(tokens, "TOKENIZER_DIR", tmp_path)
+    monkeypatch.setattr(tokens, "tokenizer_dir", lambda: tmp_path)
     tokens.encoding.cache_clear()
     with pytest.raises(HearthError, match="tokenizer data for o200k_base is missing"):
         tokens.encoding("o200k_base")

@@ -15,35 +15,31 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from app.chats import events as ev  # noqa: E402
 from app.config import load_settings  # noqa: E402
 from app.library.registry import ModelRegistry  # noqa: E402
-from app.ui import main_window  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.qt import QApplication, QTimer  # noqa: E402
 
 
 def main() -> None:
-    # Save the streaming reply every 0.2 s instead of every second: the tiny model
-    # sometimes ends a reply within a second, before the first periodic save.
-    main_window.SAVE_INTERVAL_S = 0.2
     app = QApplication([])
     window = MainWindow(load_settings(), ModelRegistry().resolve(None))
+    # Save the streaming reply every 0.2 s instead of every second: the tiny model
+    # sometimes ends a reply within a second, before the first periodic save.
+    window.session.service.save_interval_s = 0.2
     window.show()
     prompts = list(sys.argv[1:])
     last_prompt = prompts[-1]
     state = {"announced": False}
-    original_store = window.runner.store
 
-    def store(method, *args, **kwargs):
-        # A partial save of the second reply: announce once it is on disk.
-        if method == "update_message" and len(args) == 2 and not prompts and not state["announced"]:
-            def saved(_result):
-                state["announced"] = True
-                print(f"STREAMING {window.bridge.engine.pid}", flush=True)
-            kwargs["on_done"] = saved
-        original_store(method, *args, **kwargs)
+    def on_event(event):
+        # A partial save of the second reply is on disk: announce it.
+        if isinstance(event, ev.ReplySaved) and not prompts and not state["announced"]:
+            state["announced"] = True
+            print(f"STREAMING {window.session.engine.pid}", flush=True)
 
-    window.runner.store = store
+    window.session.event.connect(on_event)
 
     def next_prompt():
         if not window._ready or window.reply is not None:

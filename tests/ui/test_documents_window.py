@@ -24,8 +24,10 @@ def test_index_a_folder_then_ask_with_citations_and_nothing_found(qtbot, window,
     docs.add_folder("handbook", documents)
     qtbot.waitUntil(lambda: "handbook:" in docs.state.text() and "indexed" in docs.state.text(), timeout=60_000)
     assert docs.bar.value() == docs.bar.maximum()
-    assert "4 files" in docs.list.item(0).text() and "4 skipped" in docs.list.item(0).text()
-    assert "encrypted PDF" in docs.details.text()
+    # The dialog reads the collection on the DB lane: its list follows a moment later.
+    qtbot.waitUntil(lambda: docs.list.count() and "4 files" in docs.list.item(0).text(), timeout=10_000)
+    assert "4 skipped" in docs.list.item(0).text()
+    qtbot.waitUntil(lambda: "encrypted PDF" in docs.details.text(), timeout=10_000)
     qtbot.waitUntil(lambda: any(a.text() == "handbook" for a in window.docs_menu.actions()), timeout=10_000)
     next(a for a in window.docs_menu.actions() if a.text() == "handbook").setChecked(True)
     assert window.docs_button.text() == "Documents: handbook"

@@ -1,4 +1,11 @@
-"""The real main window on the offscreen platform, with the real starter model and database."""
+"""The real main window on the offscreen platform, with the real database.
+
+Most tests drive it with the scripted engine (``app/engine/scripted.py``):
+what they check is the window, and the model would only add time. The tests
+that need llama.cpp itself (a real reply streamed and saved, a worker killed
+mid-reply, the GUI never stalling beside a real model, switching models with
+load progress) use the real starter model, as does the app-kill test.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +19,22 @@ import pytest
 
 from app.chats.store import ChatStore
 from app.config import load_settings
+from app.chats import events as ev
+from app.engine.scripted import ScriptedEngine, ScriptedReply
 from app.library.registry import ModelRegistry
 from app.ui.main_window import MainWindow
 from app.ui.qt import QApplication, QTimer, Qt, QUrl
 
 REPLY_TIMEOUT = 60_000
+# A reply that streams like a model: a token every 2 ms.
+STREAMED = ScriptedReply(["Sure", ":", " a", " banana", " is", " a", " fruit", "."], delay_s=0.002)
 
 
-def open_window(qtbot, max_tokens: int = 24) -> MainWindow:
-    win = MainWindow(load_settings(), ModelRegistry().resolve(None))
+def open_window(qtbot, max_tokens: int = 24, engine=None) -> MainWindow:
+    """``engine``: a ScriptedEngine (the default) or "real" for the starter model through llama.cpp."""
+    if engine is None:
+        engine = ScriptedEngine(default=STREAMED)
+    win = MainWindow(load_settings(), ModelRegistry().resolve(None), engine=None if engine == "real" else engine)
     qtbot.addWidget(win)
     win.show()
     win.activateWindow()
@@ -29,6 +43,13 @@ def open_window(qtbot, max_tokens: int = 24) -> MainWindow:
     qtbot.wait(50)  # deliver the start-up results (conversation list, last chat)
     win.settings_panel.max_tokens.setValue(max_tokens)
     return win
+
+
+def collect_tokens(window) -> list[str]:
+    """The text pieces of every reply, as the window receives them."""
+    tokens: list[str] = []
+    window.session.event.connect(lambda e: tokens.append(e.text) if isinstance(e, ev.Token) else None)
+    return tokens
 
 
 def send(qtbot, win, text: str, wait: bool = True) -> None:
@@ -60,6 +81,13 @@ def window(qtbot):
     win.close()
 
 
+@pytest.fixture
+def real_window(qtbot):
+    win = open_window(qtbot, engine="real")
+    yield win
+    win.close()
+
+
 def test_first_run_explains_the_starter_model(window):
     assert window.notice.isVisible()
     assert "tiny 135M-parameter demo" in window.notice.text()
@@ -67,9 +95,9 @@ def test_first_run_explains_the_starter_model(window):
     assert "starter demo" in window.model_picker.currentText()
 
 
-def test_send_streams_the_reply_and_saves_it(qtbot, window):
-    tokens = []
-    window.bridge.token.connect(tokens.append)
+def test_send_streams_the_reply_and_saves_it(qtbot, real_window):
+    window = real_window
+    tokens = collect_tokens(window)
     send(qtbot, window, "Name a fruit.")
     assert window.prompt.toPlainText() == ""
     user, reply = window.chat.views
@@ -91,9 +119,8 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, window):
 
 
 def test_escape_stops_the_reply_and_keeps_what_was_written(qtbot, window):
-    window.settings_panel.max_tokens.setValue(400)
-    tokens = []
-    window.bridge.token.connect(tokens.append)
+    window.session.engine.replies.append(ScriptedReply(["word "] * 400, delay_s=0.01))
+    tokens = collect_tokens(window)
     send(qtbot, window, "Write a long story about dragons.", wait=False)
     qtbot.waitUntil(lambda: len(tokens) >= 5, timeout=REPLY_TIMEOUT)
     qtbot.keyClick(window.prompt, Qt.Key_Escape)
@@ -152,8 +179,8 @@ def test_switch_conversations_and_search_all_messages(qtbot, window):
 
 def test_export_markdown_and_json(qtbot, window, tmp_path):
     send(qtbot, window, "Export me")
-    window.export_to(tmp_path / "chat.md", "md")
-    window.export_to(tmp_path / "chat.json", "json")
+    window.conversations.export_to(tmp_path / "chat.md", "md")
+    window.conversations.export_to(tmp_path / "chat.json", "json")
     window.runner.wait_idle()
     md = (tmp_path / "chat.md").read_text()
     assert md.startswith("# Export me") and "## You\n\nExport me" in md
@@ -194,13 +221,13 @@ def test_code_block_copy_button_copies_the_code(qtbot, window):
     assert "Copied bash code" in window.statusBar().currentMessage()
 
 
-def test_worker_crash_mid_reply_is_reported_and_the_reply_kept(qtbot, window):
+def test_worker_crash_mid_reply_is_reported_and_the_reply_kept(qtbot, real_window):
+    window = real_window
     window.settings_panel.max_tokens.setValue(400)
-    tokens = []
-    window.bridge.token.connect(tokens.append)
+    tokens = collect_tokens(window)
     send(qtbot, window, "Write a long poem.", wait=False)
     qtbot.waitUntil(lambda: len(tokens) >= 3, timeout=REPLY_TIMEOUT)
-    os.kill(window.bridge.engine.pid, signal.SIGKILL)
+    os.kill(window.session.engine.pid, signal.SIGKILL)
     wait_reply(qtbot, window)
     assert window.error_banner.isVisible()
     assert "SIGKILL" in window.error_banner.text() and "send again" in window.error_banner.text()
@@ -212,7 +239,8 @@ def test_worker_crash_mid_reply_is_reported_and_the_reply_kept(qtbot, window):
     assert saved(window.conversation_id)[-1].status == "complete"
 
 
-def test_event_loop_never_stalls_while_a_reply_streams(qtbot, window):
+def test_event_loop_never_stalls_while_a_reply_streams(qtbot, real_window):
+    window = real_window
     window.settings_panel.max_tokens.setValue(150)
     lateness = []
     state = {"last": None}
@@ -305,17 +333,17 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
 
     (hearth_home / "models").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(starter_path, hearth_home / "models" / "Second-Model.Q4_1.gguf")
-    win = open_window(qtbot)  # the newest added chat model is the default now
+    win = open_window(qtbot, engine="real")  # the newest added chat model is the default now
     qtbot.waitUntil(lambda: win.model_picker.count() == 2, timeout=10_000)
     assert win.model.id == "second-model-q4-1" and not win.notice.isVisible()
     starter_index = win.model_picker.findData("smollm2-135m-instruct-q4-1")
-    progress, labels = [], []
-    win.bridge.load_progress.connect(progress.append)
-    win.bridge.load_progress.connect(lambda _f: labels.append(win.model_state.text()))
-    with qtbot.waitSignal(win.bridge.loaded, timeout=30_000):
-        win.model_picker.setCurrentIndex(starter_index)
-        win.model_picker.activated.emit(starter_index)
-        assert win.model_state.text().startswith(("Loading", "Ready"))  # the window answered at once
+    progress, ready = [], []
+    win.session.event.connect(lambda e: progress.append(e.fraction) if isinstance(e, ev.ModelProgress) else None)
+    win.session.event.connect(lambda e: ready.append(e.model_id) if isinstance(e, ev.ModelReady) else None)
+    win.model_picker.setCurrentIndex(starter_index)
+    win.model_picker.activated.emit(starter_index)
+    assert win.model_state.text().startswith(("Loading", "Ready"))  # the window answered at once
+    qtbot.waitUntil(lambda: "smollm2-135m-instruct-q4-1" in ready, timeout=30_000)
     # An earlier no-op load (same model, same settings) can answer first: wait for this one.
     qtbot.waitUntil(lambda: bool(progress) and progress[-1] == 1.0, timeout=30_000)
     qtbot.waitUntil(lambda: win.model_state.text() == "Ready", timeout=5000)

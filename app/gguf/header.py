@@ -308,3 +308,18 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+def kv_cache_bytes(info: GGUFInfo, n_ctx: int, bytes_per_value: int = 2) -> int:
+    """K and V for every layer at ``n_ctx`` tokens (f16 by default)."""
+    layers = info.block_count or 0
+    heads = info.arch_value("attention.head_count") or 0
+    if isinstance(heads, list):  # per-layer head counts in some architectures
+        heads = max(heads) if heads else 0
+    kv_heads = info.arch_value("attention.head_count_kv", heads) or heads
+    if isinstance(kv_heads, list):
+        kv_heads = max(kv_heads) if kv_heads else 0
+    embedding = info.arch_value("embedding_length") or 0
+    head_dim_k = info.arch_value("attention.key_length") or (embedding // heads if heads else 0)
+    head_dim_v = info.arch_value("attention.value_length") or head_dim_k
+    return layers * n_ctx * kv_heads * (head_dim_k + head_dim_v) * bytes_per_value

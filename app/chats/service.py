@@ -1,0 +1,320 @@
+"""The conversation service: one chat turn, from the user's message to the saved, billed reply.
+
+Every caller (the window, ``hearth chat``, ``hearth docs ask``, later the API
+server) runs turns through here, so a reply made anywhere is saved and billed
+the same way. A turn: save the message and an empty reply, find document
+passages when the conversation uses collections, load the model (with the
+conversation's context length), fit the prompt into the context the engine
+actually allocated, stream the reply while saving it at least once a second,
+finalise it with its status and stats, and count it in the savings tally.
+
+Calls block: the CLI calls them directly, the window runs them on its model
+lane. ``stop()`` may come from any thread. The service keeps its own chat
+store connection, opened on the thread that runs turns, and never a live
+settings object: every call brings a snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict
+from typing import Callable
+
+from app.chats import events as ev
+from app.chats import presets
+from app.chats.prompt import chat_messages, sampling_overrides
+from app.chats.store import COMPLETE, ERROR, STOPPED, STREAMING, ChatStore, Message
+from app.config import Settings
+from app.engine import base
+from app.engine.base import ChatEngine, EngineError, ModelTarget
+from app.engine.params import sampling
+from app.engine.protocol import STOP_CANCELLED, STOP_END, STOP_ERROR
+from app.errors import HearthError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[object], None]
+SAVE_INTERVAL_S = 1.0
+TITLE_CHARS = 60
+
+
+class NothingToAnswer(HearthError):
+    """Regenerate or edit asked of a conversation that has no such message."""
+
+
+def default_conversation_settings() -> dict:
+    """A new conversation's settings: the default preset's (system prompt, sampling)."""
+    preset = presets.find(presets.DEFAULT_PRESET)
+    return presets.settings_from_preset(preset) if preset else {}
+
+
+def title_for(text: str) -> str:
+    return " ".join(text.split())[:TITLE_CHARS] or "New chat"
+
+
+def choose_model(name: str | None, settings: Settings):
+    """The installed model a caller named (id, "starter", a path), or the default one; chat models only."""
+    from app.library.registry import ModelRegistry
+
+    model = ModelRegistry().resolve(name, settings.default_model)
+    if model.info and model.info.is_embedding_model:
+        raise HearthError(f"{model.path.name} is an embedding model; it cannot chat")
+    return model
+
+
+class ConversationService:
+    def __init__(self, engine: ChatEngine, store_factory: Callable[[], ChatStore] = ChatStore,
+                 searcher_factory: Callable[[], object] | None = None, record_bills: bool = True):
+        self.engine = engine
+        self._store_factory = store_factory
+        self._searcher_factory = searcher_factory
+        self._store: ChatStore | None = None
+        self._searcher = None
+        self._busy = threading.Lock()
+        self._stop = threading.Event()
+        self._stream = None
+        self.record_bills = record_bills
+        self.save_interval_s = SAVE_INTERVAL_S
+
+    # --- the public calls -----------------------------------------------------------
+    def load(self, model, settings: Settings, conversation_settings: dict | None = None,
+             emit: Listener = lambda _e: None) -> base.LoadedModel | None:
+        """Load ``model`` for a conversation (its own context length applies); None if it failed."""
+        loaded = self._ensure_loaded(self._target(model, settings, conversation_settings or {}), emit)
+        return None if isinstance(loaded, ev.ModelFailed) else loaded
+
+    def send(self, conversation_id: int | None, text: str, model, settings: Settings,
+             conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
+             extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
+        """A new user message in a conversation (a new conversation when ``conversation_id`` is None)."""
+        if not text.strip():
+            emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
+            return None
+        return self._turn(conversation_id, text, None, model, settings, conversation_settings, emit,
+                          extra_sampling)
+
+    def edit_and_resend(self, conversation_id: int, message_id: int, text: str, model, settings: Settings,
+                        conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
+                        extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
+        """Replace a user message and everything after it with ``text`` and a new reply."""
+        if not text.strip():
+            emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
+            return None
+        return self._turn(conversation_id, text, message_id, model, settings, conversation_settings, emit,
+                          extra_sampling)
+
+    def regenerate(self, conversation_id: int, model, settings: Settings,
+                   conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
+                   extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
+        """Replace the last reply with a new one."""
+        return self._turn(conversation_id, None, None, model, settings, conversation_settings, emit,
+                          extra_sampling)
+
+    def stop(self) -> None:
+        """End the reply being written (or about to be): what was written is kept, marked stopped."""
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy.locked()
+
+    def close(self) -> None:
+        """On the thread that ran the turns: close the store and the document searcher."""
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- the pipeline ------------------------------------------------------------------
+    def store(self) -> ChatStore:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    def _target(self, model, settings: Settings, conversation_settings: dict) -> ModelTarget:
+        return ModelTarget(model.id, str(model.path) if getattr(model, "path", None) else None,
+                           settings.copy(), conversation_settings.get("context_length"))
+
+    def _ensure_loaded(self, target: ModelTarget, emit: Listener) -> base.LoadedModel | ev.ModelFailed:
+        if not self.engine.is_loaded(target):
+            emit(ev.ModelLoading(target.model_id))
+        try:
+            loaded = self.engine.ensure_loaded(
+                target, on_progress=lambda f: emit(ev.ModelProgress(target.model_id, f)))
+        except EngineError as exc:
+            failed = ev.ModelFailed(target.model_id, ev.LOAD if exc.kind == base.LOAD else ev.CRASH, str(exc))
+            emit(failed)
+            return failed
+        emit(ev.ModelReady(target.model_id, loaded.n_ctx))
+        return loaded
+
+    def _turn(self, conversation_id, text, edit_from, model, settings, conversation_settings, emit,
+              extra_sampling) -> ev.ReplyFinished | None:
+        if not self._busy.acquire(blocking=False):
+            emit(ev.TurnFailed(ev.BUSY, "a reply is already being written; stop it first", conversation_id))
+            return None
+        self._stop.clear()
+        try:
+            try:
+                started = self._start(conversation_id, text, edit_from, model, conversation_settings)
+            except HearthError as exc:
+                kind = ev.INPUT if isinstance(exc, NothingToAnswer) else ev.STORAGE
+                emit(ev.TurnFailed(kind, str(exc), conversation_id))
+                return None
+            except Exception as exc:  # sqlite3 and disk errors: the message was not saved
+                log.exception("could not save the message")
+                emit(ev.TurnFailed(ev.STORAGE, f"could not save the message: {exc}", conversation_id))
+                return None
+            started_event, conv_settings = started
+            emit(started_event)
+            return self._generate(started_event, conv_settings, model, settings, emit, extra_sampling or {})
+        finally:
+            self._stream = None
+            self._busy.release()
+
+    def _start(self, conversation_id, text, edit_from, model, conversation_settings):
+        store = self.store()
+        created = conversation_id is None
+        if created:
+            settings = dict(conversation_settings if conversation_settings is not None
+                            else default_conversation_settings())
+            conversation_id = store.create_conversation(title_for(text or ""), settings).id
+        else:
+            saved = store.conversation(conversation_id)
+            settings = dict(conversation_settings if conversation_settings is not None else saved.settings)
+            if settings != saved.settings:
+                store.set_settings(conversation_id, settings)
+        store.set_meta("last_conversation", str(conversation_id))
+        user = None
+        if edit_from is not None:
+            store.delete_from(conversation_id, edit_from)
+        elif text is None:  # regenerate: the last reply goes
+            history = store.messages(conversation_id)
+            if not history or history[-1].role != "assistant":
+                raise NothingToAnswer("nothing to regenerate: the conversation does not end with a reply")
+            store.delete_from(conversation_id, history[-1].id)
+        if text is not None:
+            user = store.add_message(conversation_id, "user", text)
+        history = store.messages(conversation_id)
+        if not history or history[-1].role != "user":
+            raise NothingToAnswer("nothing to answer: the conversation has no message waiting for a reply")
+        reply = store.add_message(conversation_id, "assistant", "", STREAMING, model.id)
+        return ev.TurnStarted(conversation_id, created, user, reply, history + [reply]), settings
+
+    def _generate(self, started: ev.TurnStarted, conv_settings: dict, model, settings: Settings, emit,
+                  extra_sampling: dict) -> ev.ReplyFinished:
+        cid, reply = started.conversation_id, started.reply
+        history = started.history[:-1]
+        question = history[-1].content
+        options = sampling(settings)
+        options.update(sampling_overrides(conv_settings))
+        options.update(extra_sampling)
+        messages = chat_messages(conv_settings, history)
+        collections = [c for c in conv_settings.get("collections") or [] if isinstance(c, str)]
+
+        def finish(text, status, stats, error=None, kind=None, citations=None, canned=False, shown=None):
+            if error:
+                emit(ev.TurnFailed(kind or ev.ENGINE, error, cid))
+            stats = dict(stats)
+            if citations is not None:
+                stats["citations"] = citations  # saved with the reply, shown under it
+            try:
+                self.store().update_message(reply.id, text, status, stats, error, canned=canned or None)
+            except Exception as exc:  # the reply is still shown; say it was not saved
+                log.exception("could not save the reply")
+                emit(ev.TurnFailed(ev.STORAGE, f"could not save the reply: {exc}", cid))
+            finished = ev.ReplyFinished(cid, reply.id, model.id, text, status, stats,
+                                        stats.get("stop_reason", STOP_END), citations, canned, error,
+                                        messages=shown or [])
+            if status != ERROR and text and not canned and self.record_bills:
+                self._bill(finished, settings, "docs" if citations is not None else "chat")
+            emit(finished)
+            return finished
+
+        hits = None
+        if collections:
+            try:
+                hits = self._searcher_for().search(collections, question, settings.docs_passages)
+            except HearthError as exc:
+                return finish("", ERROR, {"stop_reason": STOP_ERROR}, str(exc), ev.DOCUMENTS)
+            except Exception as exc:
+                log.exception("document retrieval failed")
+                return finish("", ERROR, {"stop_reason": STOP_ERROR}, f"document search failed: {exc}", ev.DOCUMENTS)
+            if not hits:  # nothing relevant: say so, never let the model invent an answer
+                from app.docs.service import not_found
+
+                return finish(not_found(collections), COMPLETE, {"stop_reason": STOP_END}, citations=[],
+                              canned=True)
+        if self._stop.is_set():
+            return finish("", STOPPED, {"stop_reason": STOP_CANCELLED})
+        loaded = self._ensure_loaded(self._target(model, settings, conv_settings), emit)
+        if isinstance(loaded, ev.ModelFailed):
+            return finish("", ERROR, {"stop_reason": STOP_ERROR}, loaded.message, loaded.kind)
+        citations = None
+        if hits is not None:
+            from app.docs.service import build_prompt, citations_as_dicts
+
+            prompt = build_prompt(question, hits, loaded.n_ctx, options.get("max_tokens", settings.max_tokens),
+                                  history=messages[:-1])
+            messages = prompt.messages
+            citations = citations_as_dicts(prompt.citations)
+        if self._stop.is_set():
+            return finish("", STOPPED, {"stop_reason": STOP_CANCELLED}, shown=messages)
+        return self._stream_reply(reply, messages, options, citations, emit, finish, cid)
+
+    def _stream_reply(self, reply: Message, messages, options, citations, emit, finish, cid):
+        text, saved_at, error, kind = "", time.monotonic(), None, None
+        stream = None
+        try:
+            stream = self._stream = self.engine.chat(messages, **options)
+            if self._stop.is_set():
+                stream.cancel()
+            for piece in stream:
+                text += piece
+                emit(ev.Token(cid, reply.id, piece))
+                now = time.monotonic()
+                if now - saved_at >= self.save_interval_s:
+                    saved_at = now
+                    try:
+                        self.store().update_message(reply.id, text)
+                        emit(ev.ReplySaved(reply.id, len(text)))
+                    except Exception:  # the final save will try again
+                        log.exception("could not save the streaming reply")
+        except EngineError as exc:
+            error, kind = str(exc), (ev.CRASH if exc.kind == base.CRASH else ev.ENGINE)
+            if kind == ev.CRASH:
+                error += ". Your conversation is saved; send again to restart the model."
+        stats = asdict(stream.stats) if stream is not None and stream.stats else {"stop_reason": STOP_ERROR}
+        reason = stats.get("stop_reason")
+        status = ERROR if error or reason == STOP_ERROR else STOPPED if reason == STOP_CANCELLED else COMPLETE
+        return finish(text, status, stats, error, kind, citations, shown=messages)
+
+    def _searcher_for(self):
+        if self._searcher is None:
+            if self._searcher_factory is None:
+                from app.docs.service import Searcher
+
+                self._searcher = Searcher()
+            else:
+                self._searcher = self._searcher_factory()
+        return self._searcher
+
+    def _bill(self, finished: ev.ReplyFinished, settings: Settings, source: str) -> None:
+        from app.savings.service import record_turn, turn_for_reply
+
+        try:
+            finished.bill = record_turn(turn_for_reply(finished.messages, finished.text, finished.stats,
+                                                       finished.model_id, finished.conversation_id,
+                                                       finished.message_id, source=source), settings)
+        except HearthError as exc:
+            finished.bill_error = str(exc)
+        except Exception as exc:  # never fails the reply; logged for us
+            log.exception("could not record the reply in the savings tally")
+            finished.bill_error = f"{type(exc).__name__}: {exc}"

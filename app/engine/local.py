@@ -1,0 +1,37 @@
+"""The local engine: llama.cpp in Hearth's worker process, behind the ``ChatEngine`` interface.
+
+A thin adapter over ``client.Engine`` (which owns the process and its
+protocol): it turns a ``ModelTarget`` into the worker's load request and
+restarts a crashed worker on the next load.
+"""
+
+from __future__ import annotations
+
+from app.engine.base import ChatEngine, LoadedModel, ModelTarget
+from app.engine.client import ChatStream, Engine
+from app.engine.params import load_request
+
+
+class LocalEngine(ChatEngine):
+    def __init__(self, engine: Engine | None = None):
+        self.worker = engine or Engine()
+
+    def _request(self, target: ModelTarget):
+        return load_request(str(target.path), target.effective_settings())
+
+    def is_loaded(self, target: ModelTarget) -> bool:
+        return self.worker.is_loaded(self._request(target))
+
+    def ensure_loaded(self, target: ModelTarget, on_progress=None) -> LoadedModel:
+        loaded = self.worker.ensure_loaded(self._request(target), on_progress=on_progress)
+        return LoadedModel(target.model_id, loaded.n_ctx, loaded.n_gpu_layers)
+
+    def chat(self, messages: list[dict], **sampling) -> ChatStream:
+        return self.worker.chat(messages, **sampling)
+
+    @property
+    def pid(self) -> int | None:
+        return self.worker.pid
+
+    def close(self) -> None:
+        self.worker.close()

@@ -1,0 +1,34 @@
+"""The Documents button above the chat: which collections this conversation answers from.
+
+The choice belongs to the conversation (saved in its settings); the button
+only shows it. Signals: ``toggled(str name, bool on)``, ``manage_requested()``.
+"""
+
+from __future__ import annotations
+
+from app.ui.qt import QMenu, QToolButton, Signal
+
+
+class DocsPicker(QToolButton):
+    toggled_collection = Signal(str, bool)
+    manage_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setText("Documents")
+        self.setAccessibleName("Use documents")
+        self.setToolTip("Answer from your document collections, with citations")
+        self.setPopupMode(QToolButton.InstantPopup)
+        self.menu_ = QMenu(self)
+        self.setMenu(self.menu_)
+
+    def show_collections(self, names: list[str], chosen: list[str]) -> None:
+        self.menu_.clear()
+        if not names:
+            self.menu_.addAction("No collections yet: Documents → Collections…", self.manage_requested.emit)
+        for name in names:
+            action = self.menu_.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(name in chosen)
+            action.toggled.connect(lambda on, n=name: self.toggled_collection.emit(n, on))
+        self.setText(f"Documents: {', '.join(chosen)}" if chosen else "Documents")

@@ -1,0 +1,52 @@
+"""The model picker above the chat: installed chat models, and the loading state of the chosen one.
+
+Signals: ``chosen(InstalledModel)`` when the user picks another model.
+``set_state`` shows what the conversation service reports (loading, ready, failed).
+"""
+
+from __future__ import annotations
+
+from app.library.registry import InstalledModel
+from app.ui.qt import QComboBox, QHBoxLayout, QLabel, Qt, QWidget, Signal
+
+
+class ModelPicker(QWidget):
+    chosen = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.models: list[InstalledModel] = []
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setAccessibleName("Model")
+        self.combo.setToolTip("The model that answers")
+        self.combo.setMinimumContentsLength(28)
+        self.combo.activated.connect(self._activated)
+        label = QLabel("&Model:")
+        label.setBuddy(self.combo)
+        layout.addWidget(label)
+        layout.addWidget(self.combo, 1)
+        self.state = QLabel("Loading…")
+        self.state.setTextFormat(Qt.PlainText)  # file names and engine messages are not markup
+        self.state.setAccessibleName("Model status")
+        layout.addWidget(self.state)
+
+    def show_models(self, models: list[InstalledModel], current: InstalledModel) -> None:
+        self.models = [m for m in models if m.problem is None and not (m.info and m.info.is_embedding_model)]
+        self.combo.clear()
+        for m in self.models:
+            label = m.id
+            if m.info:
+                label += f"  ({m.info.size_label}, {m.info.quantization})"
+            if m.is_starter:
+                label += "  · starter demo"
+            self.combo.addItem(label, m.id)
+        self.combo.setCurrentIndex(max(0, self.combo.findData(current.id)))
+
+    def set_state(self, text: str) -> None:
+        self.state.setText(text)
+
+    def _activated(self, index: int) -> None:
+        if 0 <= index < len(self.models):
+            self.chosen.emit(self.models[index])
