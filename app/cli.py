@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs_ask.add_argument("question")
     docs_ask.add_argument("--model", help="chat model id or path (default: the default model)")
     docs_ask.add_argument("--k", type=int, help="passages to give the model")
+    docs_ask.add_argument("--max-tokens", type=int, help="longest answer in tokens")
     docs_ask.add_argument("--json", action="store_true")
     docs_rm = docs_sub.add_parser("rm", help="delete a collection's index (your files are not touched)")
     docs_rm.add_argument("collection")

@@ -59,14 +59,14 @@ def run_until(condition, settle_ms: int = 0) -> None:
 
 def stream_into(window, app, conversation_id: int) -> dict:
     from app.chats.events import Token
-    from app.ui.main_window import _Reply
+    from app.ui.reply_presenter import Reply
     from app.ui.qt import QTimer
 
     window.open_conversation(conversation_id)
     run_until(lambda: window.conversation_id == conversation_id and len(window.chat.views) == len(window.history),
               settle_ms=200)
     view = window.chat.add("assistant", "", "streaming", "bench")
-    window.reply = _Reply(conversation_id, "bench", view=view, message_id=-1)
+    window.reply = Reply(conversation_id, "bench", view=view, message_id=-1)
     pieces = [REPLY[i:i + 4] for i in range(0, len(REPLY), 4)]  # ~4 characters a token
     spent = []
     presenter = window.presenter  # where the conversation service's events are shown

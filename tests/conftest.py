@@ -71,6 +71,26 @@ def _write_unknown_arch(path: Path) -> None:
     writer.close()
 
 
+@pytest.fixture(scope="session")
+def measured_profile(tmp_path_factory) -> Path:
+    """This machine's speed profile, measured once with the real engine (tests of its measurement
+    live in tests/library/test_catalog_and_speed.py); windows that only show estimates reuse it."""
+    home = tmp_path_factory.mktemp("profile-home")
+    old = os.environ.get("HEARTH_HOME")
+    os.environ["HEARTH_HOME"] = str(home)
+    try:
+        from app import paths
+        from app.library import speed
+
+        assert speed.machine_profile() is not None
+        return paths.machine_profile_file()
+    finally:
+        if old is None:
+            del os.environ["HEARTH_HOME"]
+        else:
+            os.environ["HEARTH_HOME"] = old
+
+
 @pytest.fixture
 def copy_starter(tmp_path, starter_path):
     def make(name: str = "copy.gguf") -> Path:

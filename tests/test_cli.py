@@ -240,3 +240,16 @@ def test_gui_without_a_display_says_so(monkeypatch):
     result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60,
                             env=dict(env, PYTHONPATH=str(ROOT)), cwd=ROOT)
     assert_one_line_error(result, "no display")
+
+
+def test_chat_is_saved_and_can_be_continued(hearth_home):
+    first = json.loads(hearth("chat", "--json", "--max-tokens", "4", "--system", "Be brief.", "Hello").stdout)
+    listed = json.loads(hearth("chats", "list", "--json").stdout)
+    assert [c["id"] for c in listed] == [first["conversation_id"]] and listed[0]["title"] == "Hello"
+    more = json.loads(hearth("chat", "--json", "--max-tokens", "4", "--continue", str(first["conversation_id"]),
+                             "And again?").stdout)
+    assert more["conversation_id"] == first["conversation_id"]
+    shown = json.loads(hearth("chats", "show", str(first["conversation_id"]), "--json").stdout)
+    assert [m["role"] for m in shown["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert shown["settings"]["system_prompt"] == "Be brief."  # kept for the next turn
+    assert_one_line_error(hearth("chat", "--continue", "999", "hi"), "no conversation with id 999")

@@ -27,7 +27,8 @@ def to_json(conversation: Conversation, messages: list[Message]) -> str:
         "settings": conversation.settings,
         "messages": [
             {"role": m.role, "content": m.content, "created": _iso(m.created), "status": m.status,
-             "model": m.model, "stats": m.stats, **({"error": m.error} if m.error else {})}
+             "model": m.model, "stats": m.stats, **({"error": m.error} if m.error else {}),
+             **({"canned": True} if m.canned else {})}
             for m in messages
         ],
     }

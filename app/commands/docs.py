@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 from app.commands.output import print_json
-from app.config import load_settings
+from app.config import load_settings, setting
 from app.docs import service
 from app.docs.indexer import IndexStopped
+from app.errors import HearthError
 
 
 def run_docs(args) -> int:
@@ -117,6 +118,10 @@ def _ask(args) -> int:
         settings.set("docs_passages", max(1, min(args.k, 50)))
     model = choose_model(args.model, settings)
     conversation = dict(default_conversation_settings(), collections=[args.collection])
+    if args.max_tokens is not None:
+        if not setting("max_tokens").valid(args.max_tokens):
+            raise HearthError(f"invalid value {args.max_tokens!r} for --max-tokens: {setting('max_tokens').description}")
+        conversation["max_tokens"] = args.max_tokens
     chats = ConversationService(LocalEngine())
 
     def as_dict(finished) -> dict:

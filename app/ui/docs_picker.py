@@ -21,8 +21,18 @@ class DocsPicker(QToolButton):
         self.setPopupMode(QToolButton.InstantPopup)
         self.menu_ = QMenu(self)
         self.setMenu(self.menu_)
+        self.names: list[str] = []
+        self.chosen: list[str] = []
 
-    def show_collections(self, names: list[str], chosen: list[str]) -> None:
+    def show_names(self, names: list[str]) -> None:
+        """The collections that exist (they change as the user adds and removes them)."""
+        self.names = names
+        self.show_chosen(self.chosen)
+
+    def show_chosen(self, chosen: list[str]) -> None:
+        """The current conversation's collections."""
+        self.chosen = chosen = [c for c in chosen if c in self.names]
+        names = self.names
         self.menu_.clear()
         if not names:
             self.menu_.addAction("No collections yet: Documents → Collections…", self.manage_requested.emit)

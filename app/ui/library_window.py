@@ -8,12 +8,14 @@ when this window is closed: the queue belongs to the main window.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from app.config import Settings
+from app.errors import HearthError
+from app.gguf.header import human_bytes
 from app.library import download_queue as dq
 from app.library.catalog import CatalogModel, Estimator, load_catalog
-from app.gguf.header import human_bytes
 from app.library.hub import GGUFFile
 from app.library.registry import InstalledModel, ModelRegistry
 from app.library.speed import describe_speed
@@ -41,6 +43,7 @@ from app.ui.qt import (
 )
 from app.ui.tasks import CPU, NETWORK, TaskManager
 
+log = logging.getLogger(__name__)
 OFFLINE_NOTE = "Offline mode is on: Hub search and downloads are disabled (File → Settings to change)."
 INSTALLED_COLUMNS = ("Model", "Architecture", "Parameters", "Quantization", "Context", "Chat template", "Disk",
                      "Source", "Fits?")
@@ -476,8 +479,11 @@ class LibraryWindow(QDialog):
         chosen = self.files[row]
         try:
             self.queue.add(self.current_repo, chosen.name, chosen.size)
-        except Exception as exc:  # a hostile name from the Hub: say so, never crash
+        except HearthError as exc:  # a hostile name from the Hub: say so, never crash
             self.show_error(str(exc))
+        except Exception as exc:  # a bug: shown in one line, logged with its traceback
+            log.exception("could not queue %s", chosen.name)
+            self.show_error(f"{type(exc).__name__}: {exc}")
             return
         self.tabs.setCurrentIndex(2)
 

@@ -8,7 +8,6 @@ The GUI thread only draws what those report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.chats import render
@@ -17,6 +16,7 @@ from app.chats.presets import save_user_preset
 from app.chats.service import default_conversation_settings
 from app.chats.store import STREAMING, ChatStore, Message
 from app.config import Settings
+from app.errors import HearthError
 from app.engine.base import LOAD_SETTINGS, ChatEngine
 from app.library.download_queue import DONE, DownloadQueue
 from app.library.registry import InstalledModel, ModelRegistry
@@ -32,7 +32,7 @@ from app.ui.library_window import LibraryWindow, QueueSignals
 from app.ui.menus import build_menus
 from app.ui.message_view import MessageView
 from app.ui.model_picker import ModelPicker
-from app.ui.reply_presenter import ReplyPresenter
+from app.ui.reply_presenter import Reply, ReplyPresenter
 from app.ui.qt import (
     QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPalette, QPushButton, QSplitter,
     Qt, QTimer, QVBoxLayout, QWidget,
@@ -51,17 +51,6 @@ def is_dark() -> bool:
     return QApplication.palette().color(QPalette.Window).lightness() < 128
 
 
-@dataclass
-class _Reply:
-    """The reply being written, wherever the user is looking."""
-
-    conversation_id: int | None
-    model: str
-    view: MessageView | None = None
-    message_id: int | None = None
-    text: str = ""
-
-
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, model: InstalledModel, store_factory=ChatStore,
                  engine: ChatEngine | None = None):
@@ -71,7 +60,7 @@ class MainWindow(QMainWindow):
         self.conversation_id: int | None = None
         self.conversation_settings: dict = default_conversation_settings()
         self.history: list[Message] = []
-        self.reply: _Reply | None = None
+        self.reply: Reply | None = None
         self._ready = False
         self._requested: int | None = None  # the conversation most recently asked for
         self.library = self.docs_window = None
@@ -99,7 +88,7 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self._load_model()
         self.conversations.refresh(open_last=True)
-        self._refresh_models()
+        self.refresh_models()
         self.savings.refresh()
         self.indexing.collections_changed.connect(self._refresh_collections)
         QTimer.singleShot(0, self._start_documents)
@@ -178,13 +167,10 @@ class MainWindow(QMainWindow):
     def _load_model(self) -> None:
         self.session.load(self.model, self.settings.copy(), dict(self.conversation_settings))
 
-    def _refresh_models(self) -> None:
-        self.runner.run(lambda: ModelRegistry().models(), on_done=lambda models: self.picker.show_models(
-            models, self.model))
-
     def refresh_models(self) -> None:
         """The model list changed (a download, an import, a delete): show it in the picker."""
-        self._refresh_models()
+        self.runner.run(lambda: ModelRegistry().models(), on_done=lambda models: self.picker.show_models(
+            models, self.model))
 
     def _model_chosen(self, chosen: InstalledModel) -> None:
         if chosen.path == self.model.path:
@@ -200,7 +186,7 @@ class MainWindow(QMainWindow):
         if path:
             self.runner.run(lambda: ModelRegistry().import_model(Path(path)),
                             on_done=lambda m: (self.statusBar().showMessage(f"Imported {m.id}", 5000),
-                                               self._refresh_models()))
+                                               self.refresh_models()))
 
     def open_library(self) -> LibraryWindow:
         if self.library is None:
@@ -216,14 +202,14 @@ class MainWindow(QMainWindow):
     def _download_changed(self, job) -> None:
         if job.state == DONE:
             self.statusBar().showMessage(f"Downloaded {job.file}: pick it in the model list above", 8000)
-            self._refresh_models()
+            self.refresh_models()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
             try:
                 self.settings.update(dialog.values())
-            except Exception as exc:  # a value the schema refuses: say so, keep the old settings
+            except HearthError as exc:  # a value the schema refuses: say so, keep the old settings
                 self.show_error(str(exc))
 
     # --- documents -----------------------------------------------------------------------
@@ -236,19 +222,11 @@ class MainWindow(QMainWindow):
     def _refresh_collections(self) -> None:
         from app.docs.store import collection_names
 
-        self.runner.run(collection_names, on_done=self._show_collections)
-
-    def _show_collections(self, names: list[str]) -> None:
-        self._collection_names = names
-        chosen = [c for c in self.conversation_settings.get("collections", []) if c in names]
-        self.docs_button.show_collections(names, chosen)
+        self.runner.run(collection_names, on_done=self.docs_button.show_names)
 
     def use_collection(self, name: str, on: bool = True) -> None:
-        chosen = [c for c in self.conversation_settings.get("collections", []) if c != name]
-        if on:
-            chosen.append(name)
+        chosen = [c for c in self.conversation_settings.get("collections", []) if c != name] + ([name] if on else [])
         self._conversation_settings_changed(dict(self.conversation_settings, collections=chosen))
-        self.docs_button.show_collections(getattr(self, "_collection_names", chosen), chosen)
 
     def open_documents(self) -> DocsWindow:
         if self.docs_window is None:
@@ -266,12 +244,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Hearth")
 
     def _show_settings(self, values: dict) -> None:
-        old_ctx = self.conversation_settings.get("context_length")
-        self.conversation_settings = values
         self.settings_panel.load(values)
-        self._show_collections(getattr(self, "_collection_names", []))
-        if values.get("context_length") != old_ctx and self.reply is None:
-            self._load_model()
+        self._apply_conversation_settings(values)
 
     def new_conversation(self) -> None:
         self.show_empty()
@@ -335,17 +309,21 @@ class MainWindow(QMainWindow):
                 index == len(self.chat.views) - 1 and view.role == "assistant" and self.reply is None)
 
     def _conversation_settings_changed(self, values: dict) -> None:
+        """An edit in the panel or the Documents button: the panel knows nothing of collections."""
         values = dict(values)
-        collections = values.get("collections", self.conversation_settings.get("collections"))
-        values.pop("collections", None)
+        collections = values.pop("collections", self.conversation_settings.get("collections"))
         if collections:  # saved only when the conversation uses documents
             values["collections"] = collections
-        old_ctx = self.conversation_settings.get("context_length")
-        self.conversation_settings = values
+        self._apply_conversation_settings(values)
         if self.conversation_id is not None:
             self.runner.store("set_settings", self.conversation_id, values)
+
+    def _apply_conversation_settings(self, values: dict) -> None:
+        old_ctx = self.conversation_settings.get("context_length")
+        self.conversation_settings = values
+        self.docs_button.show_chosen(values.get("collections", []))
         if values.get("context_length") != old_ctx and self.reply is None:
-            self._load_model()
+            self._load_model()  # the conversation's own context length
 
     def _save_preset(self, name: str, values: dict) -> None:
         self.runner.run(lambda: save_user_preset(name, values),
@@ -390,7 +368,7 @@ class MainWindow(QMainWindow):
     def _begin_reply(self) -> None:
         self.error_banner.setVisible(False)
         view = self.chat.add("assistant", "", STREAMING, self.model.id)
-        self.reply = _Reply(self.conversation_id, self.model.id, view)
+        self.reply = Reply(self.conversation_id, self.model.id, view)
         self._set_busy(True)
 
     def stop(self) -> None:

@@ -7,11 +7,25 @@ Tokens are collected as they come and the reply is re-rendered at most every
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from app.chats import events as ev
 from app.chats.service import title_for
+from app.ui.message_view import MessageView
 from app.ui.qt import QObject, QTimer
 
 RENDER_INTERVAL_MS = 50
+
+
+@dataclass
+class Reply:
+    """The reply being written, wherever the user is looking."""
+
+    conversation_id: int | None
+    model: str
+    view: MessageView | None = None
+    message_id: int | None = None
+    text: str = ""
 
 
 class ReplyPresenter(QObject):

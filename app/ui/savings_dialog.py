@@ -1,8 +1,9 @@
 """The savings dashboard: totals, a chart over time, and the at-scale calculator.
 
-Signals: ``settings_changed()`` after the comparison model, electricity price
-or wattage changed (the window saves the settings and refreshes its total).
-Every tally query runs on the window's background runner. The chart uses
+Signals: ``settings_changed()`` after the comparison model, electricity price,
+wattage, a price row or the re-pricing changed (the status bar refreshes its
+total; the settings themselves are saved by the window's subscription).
+Every tally query runs on the window's DB lane. The chart uses
 pyqtgraph (pure Python on top of Qt; Qt's own charting module would need the
 much larger PySide6-Addons).
 """

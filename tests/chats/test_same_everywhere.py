@@ -40,18 +40,19 @@ def test_cli_and_window_save_and_bill_a_turn_alike(qtbot, indexed):  # noqa: F81
     result = hearth("chat", "--max-tokens", "8", CHAT_QUESTION)
     assert result.returncode == 0, result.stderr
     from_cli = newest_turn()
-    result = hearth("docs", "ask", "handbook", DOCS_QUESTION)
+    result = hearth("docs", "ask", "handbook", DOCS_QUESTION, "--max-tokens", "8")
     assert result.returncode == 0, result.stderr
     docs_from_cli = newest_turn()
 
     window = open_window(qtbot, max_tokens=8, engine="real")
     try:
         window.new_conversation()  # the window reopened the CLI's last conversation
+        window.settings_panel.max_tokens.setValue(8)
         send(qtbot, window, CHAT_QUESTION)
         from_window = newest_turn()
         window.new_conversation()
         window.use_collection("handbook")
-        window.settings_panel.max_tokens.setValue(1024)  # hearth docs ask uses the preset's length
+        window.settings_panel.max_tokens.setValue(8)
         send(qtbot, window, DOCS_QUESTION)
         docs_from_window = newest_turn()
     finally:

@@ -54,3 +54,50 @@ def test_the_collection_follows_its_folder(qtbot, window, documents):  # noqa: F
     # The watcher schedules a sync shortly after the folder changes.
     qtbot.waitUntil(lambda: any(Path(f["file"]).name == "new.md" for f in service.status("handbook")["files"]),
                     timeout=30_000)
+
+
+def test_sqlite_is_never_opened_on_the_gui_thread(qtbot, monkeypatch, documents):  # noqa: F811
+    """Chats, the tally and document collections are read and written on the lanes, never while drawing."""
+    import sqlite3
+    import threading
+
+    on_gui_thread = []
+    connect = sqlite3.connect
+
+    def watched(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            on_gui_thread.append(str(args[0]))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", watched)
+    win = open_window(qtbot, max_tokens=16)
+    send(qtbot, win, "Hello")
+    docs = win.open_documents()
+    docs.add_folder("handbook", documents)
+    qtbot.waitUntil(lambda: docs.list.count() and "4 files" in docs.list.item(0).text(), timeout=60_000)
+    qtbot.waitUntil(lambda: "encrypted PDF" in docs.details.text(), timeout=10_000)
+    win.savings.open_dashboard()
+    qtbot.waitUntil(lambda: "Replies:" in win.savings.dialog.summary.text(), timeout=10_000)
+    win.savings.dialog.close()
+    win.close()
+    assert on_gui_thread == []
+
+
+def test_collections_belong_to_their_conversation(qtbot, documents):  # noqa: F811
+    from app.docs import service
+
+    service.add_paths("handbook", [documents]).close()  # listed at once; indexing is not needed here
+    win = open_window(qtbot, max_tokens=16)
+    qtbot.waitUntil(lambda: any(a.text() == "handbook" for a in win.docs_menu.actions()), timeout=10_000)
+    win.use_collection("handbook")
+    assert win.docs_button.text() == "Documents: handbook"
+    send(qtbot, win, "How long does the fuel last?")
+    with_docs = win.conversation_id
+    win.new_conversation()
+    assert win.docs_button.text() == "Documents" and "collections" not in win.conversation_settings
+    assert not next(a for a in win.docs_menu.actions() if a.text() == "handbook").isChecked()
+    send(qtbot, win, "What is a monad?")
+    assert win.chat.views[-1].content.startswith("Sure")  # the scripted model answered; no document search
+    win.open_conversation(with_docs)
+    qtbot.waitUntil(lambda: win.docs_button.text() == "Documents: handbook", timeout=5000)
+    win.close()

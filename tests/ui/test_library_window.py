@@ -6,6 +6,8 @@ the downloads, the registry and the window are real.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from app.library import download_queue as dq
@@ -16,13 +18,15 @@ REPO = "tester/tiny-GGUF"
 
 
 @pytest.fixture
-def library(qtbot, loopback, gguf_bytes):
+def library(qtbot, loopback, gguf_bytes, measured_profile, hearth_home):
     loopback.repos[REPO]["files"]["slow.Q4_0.gguf"] = gguf_bytes + b"\0" * 2_000_000
     loopback.file_behaviour["slow.Q4_0.gguf"] = "slow"
     loopback.add("gated/secret-GGUF", {"s.Q4_0.gguf": gguf_bytes}, behaviour="gated")
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(measured_profile, hearth_home / measured_profile.name)  # measured once per session
     win = open_window(qtbot)
     lib = win.open_library()
-    qtbot.waitUntil(lambda: lib.estimator is not None, timeout=60_000)  # measures this machine once
+    qtbot.waitUntil(lambda: lib.estimator is not None, timeout=60_000)
     yield win, lib
     win.close()
 
