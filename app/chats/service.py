@@ -89,9 +89,6 @@ class ConversationService:
              conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
              extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
         """A new user message in a conversation (a new conversation when ``conversation_id`` is None)."""
-        if not text.strip():
-            emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
-            return None
         return self._turn(conversation_id, text, None, model, settings, conversation_settings, emit,
                           extra_sampling)
 
@@ -99,9 +96,6 @@ class ConversationService:
                         conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
                         extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
         """Replace a user message and everything after it with ``text`` and a new reply."""
-        if not text.strip():
-            emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
-            return None
         return self._turn(conversation_id, text, message_id, model, settings, conversation_settings, emit,
                           extra_sampling)
 
@@ -157,6 +151,9 @@ class ConversationService:
 
     def _turn(self, conversation_id, text, edit_from, model, settings, conversation_settings, emit,
               extra_sampling) -> ev.ReplyFinished | None:
+        if text is not None and not text.strip():
+            emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
+            return None
         if not self._busy.acquire(blocking=False):
             emit(ev.TurnFailed(ev.BUSY, "a reply is already being written; stop it first", conversation_id))
             return None

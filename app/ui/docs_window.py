@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.config import Settings
 from app.docs import service
 from app.docs.scheduler import IndexScheduler, Listener, watched_folders
 from app.ui.qt import (
@@ -30,11 +31,14 @@ class Indexing(QObject):
     failed = Signal(str, str)
     collections_changed = Signal()
 
-    def __init__(self, tasks: TaskManager, settings_snapshot, parent=None):
+    def __init__(self, tasks: TaskManager, settings: Settings, parent=None):
         super().__init__(parent)
         self.tasks = tasks.scope(self)
+        # The indexing thread reads a snapshot taken here, on the GUI thread, whenever settings change.
+        self._snapshot = settings.copy()
+        settings.subscribe(lambda _names: setattr(self, "_snapshot", settings.copy()))
         self.scheduler = IndexScheduler(
-            settings_snapshot,
+            lambda: self._snapshot,
             Listener(progress=self._emit(self.progress), finished=self._emit(self.finished),
                      failed=self._emit(self.failed), collections_changed=self._emit(self.collections_changed)),
             spawn=lambda fn: tasks.submit(CPU, fn))

@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         offline = [settings.offline]  # read by the download thread: a plain value, kept current below
         self.downloads = DownloadQueue(offline=lambda: offline[0], on_change=self.download_signals.changed.emit)
         self.download_signals.changed.connect(self._download_changed)
-        self.indexing = Indexing(self.tasks, self.settings.copy, self)
+        self.indexing = Indexing(self.tasks, self.settings, self)
         self.settings.subscribe(lambda names: self._settings_changed(names, offline))
         self._build()
         build_menus(self)
