@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs_rm = docs_sub.add_parser("rm", help="delete a collection's index (your files are not touched)")
     docs_rm.add_argument("collection")
 
+    serve = sub.add_parser("serve", help="serve models to coding tools (OpenAI and Anthropic APIs, on this machine)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help="port (default 4327; 0 picks a free one)")
+    serve_sub = serve.add_subparsers(dest="serve_command", metavar="ACTION", parser_class=_Parser)
+    serve_key = serve_sub.add_parser("key", help="print the API key (for scripts)")
+    serve_key.add_argument("--rotate", action="store_true", help="make a new key; the old one stops working")
+
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
 
@@ -170,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.commands.savings import run_savings
 
             return run_savings(args)
+        if args.command == "serve":
+            from app.commands.serve import run_serve
+
+            return run_serve(args)
         if args.command == "doctor":
             from app.commands.doctor import run_doctor
 

@@ -84,6 +84,11 @@ def machine_profile_file() -> Path:
     return data_dir() / "machine-profile.json"
 
 
+def server_file() -> Path:
+    """The API server's settings and its key (readable only by the user)."""
+    return data_dir() / "server.json"
+
+
 def app_log_file() -> Path:
     return logs_dir() / "hearth.log"
 

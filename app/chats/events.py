@@ -21,6 +21,7 @@ DOCUMENTS = "documents"  # document retrieval failed (a collection is missing or
 LOAD = "load"            # the model could not be loaded
 CRASH = "crash"          # the engine died mid-reply; it restarts on the next request
 ENGINE = "engine"        # the engine failed this reply
+CONTEXT = "context"      # the prompt does not fit the model's context (API requests, which are never cut)
 
 
 @dataclass
@@ -60,8 +61,8 @@ class TurnStarted:
 
 @dataclass
 class Token:
-    conversation_id: int
-    message_id: int
+    conversation_id: int | None  # None for an API request, which has no saved conversation
+    message_id: int | None
     text: str
 
 
@@ -82,8 +83,8 @@ class TurnFailed:
 
 @dataclass
 class ReplyFinished:
-    conversation_id: int
-    message_id: int
+    conversation_id: int | None  # None for an API request
+    message_id: int | None
     model_id: str
     text: str
     status: str           # complete, stopped or error (store statuses)
@@ -95,3 +96,4 @@ class ReplyFinished:
     bill: object | None = None        # the tally's Record for this reply (its tooltip() is the bill)
     bill_error: str | None = None     # why the reply could not be counted
     messages: list[dict] = field(default_factory=list)  # what the model was shown
+    error_kind: str | None = None     # the TurnFailed kind, when ``error`` is set

@@ -64,6 +64,20 @@ def choose_model(name: str | None, settings: Settings):
     return model
 
 
+class TurnHandle:
+    """Stops one API request, whether it is still waiting, loading or streaming."""
+
+    def __init__(self):
+        self.cancelled = False
+        self.stream = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        stream = self.stream
+        if stream is not None:
+            stream.cancel()
+
+
 class ConversationService:
     def __init__(self, engine: ChatEngine, store_factory: Callable[[], ChatStore] = ChatStore,
                  searcher_factory: Callable[[], object] | None = None, record_bills: bool = True):
@@ -106,6 +120,51 @@ class ConversationService:
         return self._turn(conversation_id, None, None, model, settings, conversation_settings, emit,
                           extra_sampling)
 
+    def complete(self, model, settings: Settings, messages: list[dict], sampling_options: dict,
+                 emit: Listener = lambda _e: None, source: str = "api", handle: "TurnHandle | None" = None,
+                 context_length: int | None = None) -> ev.ReplyFinished:
+        """A stateless turn for the API server: the client sends the whole conversation, nothing is
+        saved in the chat store, the reply is billed under ``source``. Same loading, streaming and
+        billing as a chat turn. ``handle.cancel()`` stops this request alone, from any thread.
+
+        ``sampling_options`` go to the engine as they are (``grammar``, ``tools``, ``prompt``,
+        ``truncate`` included). Failures come back as ``TurnFailed`` events and an error status."""
+        handle = handle or TurnHandle()
+
+        def finish(text, status, stats, error=None, kind=None):
+            if error:
+                emit(ev.TurnFailed(kind or ev.ENGINE, error))
+            finished = ev.ReplyFinished(None, None, model.id, text, status, stats,
+                                        stats.get("stop_reason", STOP_END), error=error, messages=messages,
+                                        error_kind=kind if error else None)
+            if status != ERROR and text and self.record_bills:
+                self._bill(finished, settings, source)
+            return finished
+
+        if handle.cancelled:
+            return finish("", STOPPED, {"stop_reason": STOP_CANCELLED})
+        loaded = self._ensure_loaded(ModelTarget(model.id, str(model.path) if getattr(model, "path", None) else None,
+                                                 settings.copy(), context_length), emit)
+        if isinstance(loaded, ev.ModelFailed):
+            return finish("", ERROR, {"stop_reason": STOP_ERROR}, loaded.message, loaded.kind)
+        text, stream = "", None
+        try:
+            stream = self.engine.chat(messages, **sampling_options)
+            handle.stream = stream
+            if handle.cancelled:
+                stream.cancel()
+            for piece in stream:
+                text += piece
+                emit(ev.Token(None, None, piece))
+        except EngineError as exc:
+            kind = {base.CRASH: ev.CRASH, base.CONTEXT: ev.CONTEXT}.get(exc.kind, ev.ENGINE)
+            stats = asdict(stream.stats) if stream is not None and stream.stats else {"stop_reason": STOP_ERROR}
+            return finish(text, ERROR, stats, str(exc), kind)
+        finally:
+            handle.stream = None
+        stats = asdict(stream.stats)
+        return finish(text, STOPPED if stats.get("stop_reason") == STOP_CANCELLED else COMPLETE, stats)
+
     def stop(self) -> None:
         """End the reply being written (or about to be): what was written is kept, marked stopped."""
         self._stop.set()
@@ -116,6 +175,15 @@ class ConversationService:
     @property
     def busy(self) -> bool:
         return self._busy.locked()
+
+    def engine_has(self, model_id: str) -> bool:
+        """Whether the engine holds this model now (whatever its settings)."""
+        loaded = getattr(self.engine, "loaded_model_id", None)
+        return loaded == model_id
+
+    def unload(self) -> None:
+        """Free the model's memory (the API server's idle timeout); the next turn loads it again."""
+        self.engine.unload()
 
     def close(self) -> None:
         """On the thread that ran the turns: close the store and the document searcher."""

@@ -20,6 +20,7 @@ from app.errors import HearthError
 LOAD = "load"          # the model could not be loaded (bad file, out of memory, unknown architecture)
 CRASH = "crash"        # the engine process died or the connection to it broke mid-reply
 REQUEST = "request"    # the engine refused or failed this one request
+CONTEXT = "context"    # the prompt does not fit the context, and dropping part of it was not allowed
 
 
 # Settings that shape a loaded model: changing one means loading it again.
@@ -108,3 +109,10 @@ class ChatEngine(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def unload(self) -> None:
+        """Free the loaded model; the next ``ensure_loaded`` loads it again."""
+
+    @property
+    def loaded_model_id(self) -> str | None:
+        return None

@@ -75,13 +75,14 @@ _ENV = _environment()
 
 
 def render(template: str, messages: list[dict], bos_token: str = "", eos_token: str = "",
-           add_generation_prompt: bool = True) -> str:
+           add_generation_prompt: bool = True, tools: list[dict] | None = None) -> str:
     """Render ``template``; raise TemplateError for anything that goes wrong."""
     try:
         compiled = _ENV.from_string(template)
+        extra = {"tools": tools} if tools else {}
         text = compiled.render(
             messages=messages, bos_token=bos_token, eos_token=eos_token,
-            add_generation_prompt=add_generation_prompt,
+            add_generation_prompt=add_generation_prompt, **extra,
         )
     except TemplateError:
         raise
@@ -94,15 +95,57 @@ def render(template: str, messages: list[dict], bos_token: str = "", eos_token: 
     return text
 
 
+def supports_tools(template: str | None) -> bool:
+    """Whether the template itself lays out tool definitions (Qwen, Llama 3.x, Mistral, Hermes do)."""
+    return bool(template) and "tools" in template
+
+
 def render_with_fallback(template: str | None, messages: list[dict], bos_token: str = "",
-                         eos_token: str = "") -> tuple[str, str | None]:
-    """Render with ``template`` if it works, else ChatML; returns (prompt, problem)."""
+                         eos_token: str = "", tools: list[dict] | None = None) -> tuple[str, str | None]:
+    """Render with ``template`` if it works, else ChatML; returns (prompt, problem).
+
+    Tools go to a template that knows them; for any other template they are
+    described in the system prompt and tool turns are written as text, in the
+    Hermes ``<tool_call>`` format that ``app/server/tools.py`` parses back.
+    """
+    if tools and not supports_tools(template):
+        messages, tools = tools_as_text(messages, tools), None
+    elif not supports_tools(template):
+        messages = tools_as_text(messages, [])
     problem = None
     if template:
         try:
-            return render(template, messages, bos_token, eos_token), None
+            return render(template, messages, bos_token, eos_token, tools=tools), None
         except TemplateError as exc:
             problem = str(exc)
     else:
         problem = "model has no chat template"
-    return render(CHATML, messages, bos_token, eos_token), problem
+    return render(CHATML, tools_as_text(messages, tools or []), bos_token, eos_token), problem
+
+
+TOOLS_PROMPT = ("You can call functions. The available functions, as JSON schemas:\n{tools}\n"
+                "To call one, answer with only <tool_call>{{\"name\": NAME, \"arguments\": {{...}}}}</tool_call>.")
+
+
+def tools_as_text(messages: list[dict], tools: list[dict]) -> list[dict]:
+    """Messages for a template without tool support: tool definitions in the system prompt,
+    assistant tool calls and tool results as plain text."""
+    out = []
+    for m in messages:
+        role, content = m.get("role"), m.get("content") or ""
+        if role == "assistant" and m.get("tool_calls"):
+            calls = "".join("<tool_call>" + json.dumps({"name": c.get("function", {}).get("name"),
+                                                        "arguments": c.get("function", {}).get("arguments")})
+                            + "</tool_call>" for c in m["tool_calls"])
+            out.append({"role": "assistant", "content": (content + calls) if content else calls})
+        elif role == "tool":
+            out.append({"role": "user", "content": f"<tool_response>{content}</tool_response>"})
+        else:
+            out.append({"role": role, "content": content})
+    if tools:
+        described = TOOLS_PROMPT.format(tools=json.dumps([t.get("function", t) for t in tools], ensure_ascii=False))
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + described}
+        else:
+            out.insert(0, {"role": "system", "content": described})
+    return out

@@ -23,7 +23,7 @@ from pathlib import Path
 import app
 from app import paths
 from app.engine import protocol as p
-from app.engine.base import CRASH, LOAD, EngineError, WorkerCrashed
+from app.engine.base import CONTEXT, CRASH, LOAD, EngineError, WorkerCrashed
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class ChatStream:
         self.text = ""
         self.stats: p.ReplyStats | None = None
         self.error: str | None = None
+        self.error_kind: str | None = None
         self.finished = False
 
     def __iter__(self):
@@ -86,7 +87,7 @@ class ChatStream:
                 self.text += event.text
                 return event.text
             if isinstance(event, p.Error):
-                self.error = event.message
+                self.error, self.error_kind = event.message, event.kind
                 continue
             self.finished = True
             self.engine._forget(self.id)
@@ -96,7 +97,7 @@ class ChatStream:
             if isinstance(event, p.Done):
                 self.stats = event.stats
                 if self.error:
-                    raise EngineError(self.error)
+                    raise EngineError(self.error, CONTEXT if self.error_kind == "context" else None)
                 raise StopIteration
             raise EngineError(f"unexpected message from the worker: {event!r}")
 

@@ -15,6 +15,15 @@ from app.engine.params import load_request
 class LocalEngine(ChatEngine):
     def __init__(self, engine: Engine | None = None):
         self.worker = engine or Engine()
+        self._model_id: str | None = None
+
+    @property
+    def loaded_model_id(self) -> str | None:
+        return self._model_id if self.worker.alive and self.worker.loaded is not None else None
+
+    def unload(self) -> None:
+        self.worker.unload()
+        self._model_id = None
 
     def _request(self, target: ModelTarget):
         return load_request(str(target.path), target.effective_settings())
@@ -24,6 +33,7 @@ class LocalEngine(ChatEngine):
 
     def ensure_loaded(self, target: ModelTarget, on_progress=None) -> LoadedModel:
         loaded = self.worker.ensure_loaded(self._request(target), on_progress=on_progress)
+        self._model_id = target.model_id
         return LoadedModel(target.model_id, loaded.n_ctx, loaded.n_gpu_layers)
 
     def chat(self, messages: list[dict], **sampling) -> ChatStream:

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # Why a reply stopped.
 STOP_END = "end_of_turn"
@@ -48,6 +48,15 @@ class Chat:
     repeat_penalty: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    # Constrained output: {"json": True} (any JSON object), {"json_schema": {...}} or {"gbnf": "..."}.
+    grammar: dict | None = None
+    # OpenAI-style tool definitions, given to the chat template (or described in the system prompt).
+    tools: list[dict] | None = None
+    # A raw prompt for text completion: no chat template, ``messages`` ignored.
+    prompt: str | None = None
+    # Drop the oldest turns when the conversation outgrows the context (the app's chat). False:
+    # refuse with an Error of kind "context" that names both numbers (the API server, unless asked).
+    truncate: bool = True
 
 
 @dataclass
@@ -130,7 +139,7 @@ class Done:
 @dataclass
 class Error:
     id: str | None
-    kind: str  # "load", "request", "template", "internal", "crash"
+    kind: str  # "load", "request", "context", "grammar", "template", "internal", "crash"
     message: str
 
 

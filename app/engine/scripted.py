@@ -125,3 +125,10 @@ class ScriptedEngine(ChatEngine):
     def close(self) -> None:
         self.closed = True
         self.loaded = None
+
+    def unload(self) -> None:
+        self.loaded = None
+
+    @property
+    def loaded_model_id(self) -> str | None:
+        return self.loaded.model_id if self.loaded else None

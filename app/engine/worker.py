@@ -30,6 +30,10 @@ from app.engine.chat_template import render_with_fallback
 MIN_REPLY_ROOM = 64
 
 
+class ContextOverflow(ValueError):
+    """The prompt does not fit the context and the caller did not allow dropping any of it."""
+
+
 def fit_to_context(messages: list[dict], tokenize, n_ctx: int, room: int) -> tuple[list[int], int]:
     """Prompt tokens for ``messages``, dropping the oldest turns until ``room`` tokens stay free.
 
@@ -108,6 +112,7 @@ class Worker:
         self._current: str | None = None
         self._log = _LlamaLog(llama_cpp)
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
+        self._grammars: dict = {}
 
     # --- cancel (called from the reader thread) ---------------------------
     def cancel(self, request_id: str) -> None:
@@ -265,15 +270,50 @@ class Worker:
         )
 
     # --- chat ----------------------------------------------------------------
-    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
-        prompt, _problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text)
+    def _prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+        prompt, _problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text, tools)
+        return self._tokenize(prompt)
+
+    def _tokenize(self, prompt: str) -> list[int]:
         add_bos = self.add_bos and not (self.bos_text and prompt.startswith(self.bos_text))
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def _fit_to_context(self, messages: list[dict], max_tokens: int) -> tuple[list[int], int]:
+    def _fit_to_context(self, req: p.Chat) -> tuple[list[int], int]:
         n_ctx = self.llm.n_ctx()
-        room = min(max_tokens, max(MIN_REPLY_ROOM, n_ctx // 4))
-        return fit_to_context(messages, self._prompt_tokens, n_ctx, room)
+        if req.prompt is not None or not req.truncate:
+            # The API's rule: never cut what the client sent; say how much too long it is.
+            tokens = self._tokenize(req.prompt) if req.prompt is not None else \
+                self._prompt_tokens(req.messages, req.tools)
+            if len(tokens) >= n_ctx:
+                raise ContextOverflow(f"the prompt is {len(tokens)} tokens, but this model's context window is "
+                                      f"{n_ctx} tokens: shorten it, or ask for truncation")
+            return tokens, 0
+        room = min(req.max_tokens, max(MIN_REPLY_ROOM, n_ctx // 4))
+        return fit_to_context(req.messages, lambda m: self._prompt_tokens(m, req.tools), n_ctx, room)
+
+    def _grammar(self, spec: dict | None):
+        """A llama.cpp grammar for constrained output, built once per distinct request."""
+        if not spec:
+            return None
+        import json
+
+        key = json.dumps(spec, sort_keys=True)
+        cached = self._grammars.get(key)
+        if cached is not None:
+            return cached
+        from llama_cpp import llama_grammar
+
+        if "gbnf" in spec:
+            text = spec["gbnf"]
+        elif "json_schema" in spec:
+            text = llama_grammar.json_schema_to_gbnf(json.dumps(spec["json_schema"]))
+        else:
+            text = llama_grammar.JSON_GBNF
+        grammar = llama_grammar.LlamaGrammar.from_string(text, verbose=False)
+        if len(self._grammars) > 32:
+            self._grammars.clear()
+        self._grammars[key] = grammar
+        return grammar
 
     def chat(self, req: p.Chat) -> None:
         if self.llm is None:
@@ -290,14 +330,24 @@ class Worker:
                 stats.stop_reason = p.STOP_CANCELLED
                 return
             try:
-                tokens, stats.dropped_messages = self._fit_to_context(req.messages, req.max_tokens)
+                tokens, stats.dropped_messages = self._fit_to_context(req)
+            except ContextOverflow as exc:
+                self.send(p.Error(req.id, "context", str(exc)))
+                stats.stop_reason = p.STOP_ERROR
+                return
             except ValueError as exc:
                 self.send(p.Error(req.id, "request", str(exc)))
                 stats.stop_reason = p.STOP_ERROR
                 return
+            try:
+                grammar = self._grammar(req.grammar)
+            except Exception as exc:  # a schema llama.cpp's converter cannot express
+                self.send(p.Error(req.id, "grammar", f"cannot constrain the output to this schema: {exc}"))
+                stats.stop_reason = p.STOP_ERROR
+                return
             stats.prompt_tokens = len(tokens)
             stats.cached_tokens = self._cached_prefix(tokens)
-            self._generate(req, tokens, stats, started)
+            self._generate(req, tokens, stats, started, grammar)
         except Exception as exc:  # a bug must end this reply, not the worker
             import traceback
 
@@ -321,7 +371,7 @@ class Worker:
             n += 1
         return n
 
-    def _generate(self, req: p.Chat, tokens: list[int], stats: p.ReplyStats, started: float) -> None:
+    def _generate(self, req: p.Chat, tokens: list[int], stats: p.ReplyStats, started: float, grammar=None) -> None:
         llm = self.llm
         llama_cpp = self.llama_cpp
         vocab = llm._model.vocab
@@ -334,7 +384,7 @@ class Worker:
             llm.set_seed(req.seed)
         generator = llm.generate(
             tokens, top_k=req.top_k, top_p=req.top_p, min_p=req.min_p, temp=req.temperature,
-            repeat_penalty=req.repeat_penalty,
+            repeat_penalty=req.repeat_penalty, grammar=grammar,
         )
         first_at = None
         count = 0
