@@ -52,6 +52,13 @@ class LogEntry:
     prompt: str = ""
 
 
+def _mtime(path) -> float:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 class Backend:
     def __init__(self, service: ConversationService, settings: Settings, config: ServerConfig,
                  submit: Callable[[Callable[[], object]], Future] | None = None,
@@ -72,12 +79,22 @@ class Backend:
         self._embedders: dict[str, object] = {}
         self._embed_lock = threading.Lock()
         self._idle_timer: threading.Timer | None = None
+        self._installed: tuple | None = None
 
     # --- models ---------------------------------------------------------------------------
     def installed(self) -> list:
+        """Installed models, read again only when the models folder or the registry changed (reading
+        every header costs ~15 ms: too much to pay on each request's time to first token)."""
+        from app import paths
         from app.library.registry import ModelRegistry
 
-        return [m for m in ModelRegistry().models() if m.problem is None]
+        stamp = tuple(_mtime(f) for f in (paths.models_dir(), paths.registry_file()))
+        cached = self._installed
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        models = [m for m in ModelRegistry().models() if m.problem is None]
+        self._installed = (stamp, models)
+        return models
 
     def resolve(self, name) -> object:
         """An installed model by id or alias; never a file path a client names."""
