@@ -105,6 +105,7 @@ class Record:
     energy_usd: Decimal
     input_per_m: Decimal
     output_per_m: Decimal | None
+    source: str = "chat"  # "chat", "docs", "embedding", "api:<client>"
 
     @property
     def net_usd(self) -> Decimal:
@@ -167,12 +168,12 @@ class SavingsStore:
 
     _COLUMNS = ("id, created, conversation_id, message_id, local_model, comparison_model, price_key, price_date, "
                 "input_tokens, output_tokens, approximate, reasoning, gross_usd, energy_kwh, energy_source, "
-                "energy_usd, input_per_m, output_per_m")
+                "energy_usd, input_per_m, output_per_m, source")
 
     def _record(self, r) -> Record:
         return Record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], bool(r[10]), bool(r[11]),
                       Decimal(r[12]), Decimal(r[13]), r[14], Decimal(r[15]), Decimal(r[16]),
-                      None if r[17] is None else Decimal(r[17]))
+                      None if r[17] is None else Decimal(r[17]), r[18])
 
     def get(self, record_id: int) -> Record:
         return self._record(self.db.execute(f"SELECT {self._COLUMNS} FROM replies WHERE id = ?",
@@ -209,13 +210,18 @@ class SavingsStore:
         }
 
     def grouped(self, by: str) -> list[tuple[str, Decimal, Decimal, int]]:
-        """(label, gross, net, tokens) per day, local model or conversation, in order."""
+        """(label, gross, net, tokens) per day, local model, conversation or source, in order.
+
+        By source, requests served to coding tools are labelled by tool: what they saved is visible."""
         groups: dict[str, list[Record]] = {}
         for r in self.records():
             if by == "day":
                 label = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d")
             elif by == "model":
                 label = r.local_model or "unknown"
+            elif by == "source":
+                label = f"API: {r.source[4:]}" if r.source.startswith("api:") else {
+                    "chat": "Chat", "docs": "Documents", "embedding": "Document indexing"}.get(r.source, r.source)
             else:
                 label = str(r.conversation_id) if r.conversation_id is not None else "none"
             groups.setdefault(label, []).append(r)

@@ -112,7 +112,9 @@ class Backend:
 
     def context_for(self, model) -> int:
         """Room for coding tools: the server's context (16k by default) where the model and memory allow."""
-        wanted = max(self.config.context_length, self.settings.context_length)
+        # Beside the window, the app's own context length: the window's model serves both without reloading.
+        wanted = self.settings.context_length if self.shared else \
+            max(self.config.context_length, self.settings.context_length)
         trained = model.info.context_length if model.info and model.info.context_length else wanted
         return max(256, min(wanted, trained))
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from dataclasses import asdict, dataclass, field
 
 from app import paths
@@ -61,8 +62,16 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(24)
 
 
+_LOCK = threading.Lock()  # two first loads at once must not make two keys
+
+
 def load() -> ServerConfig:
     """The saved configuration; a key is made and saved the first time."""
+    with _LOCK:
+        return _load()
+
+
+def _load() -> ServerConfig:
     path = paths.server_file()
     config = ServerConfig()
     try:
@@ -92,7 +101,8 @@ def save(config: ServerConfig) -> None:
 
 
 def rotate_key() -> ServerConfig:
-    config = load()
-    config.key = new_key()
-    save(config)
-    return config
+    with _LOCK:
+        config = _load()
+        config.key = new_key()
+        save(config)
+        return config

@@ -38,6 +38,7 @@ from app.ui.qt import (
     Qt, QTimer, QVBoxLayout, QWidget,
 )
 from app.ui.savings_status import SavingsStatus
+from app.ui.server_window import ServerControl, ServerWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskManager
@@ -63,7 +64,7 @@ class MainWindow(QMainWindow):
         self.reply: Reply | None = None
         self._ready = False
         self._requested: int | None = None  # the conversation most recently asked for
-        self.library = self.docs_window = None
+        self.library = self.docs_window = self.server_window = None
         self.setWindowTitle("Hearth")
         self.resize(1200, 800)
         self.tasks = TaskManager(store_factory)
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.downloads = DownloadQueue(offline=lambda: offline[0], on_change=self.download_signals.changed.emit)
         self.download_signals.changed.connect(self._download_changed)
         self.indexing = Indexing(self.tasks, self.settings, self)
+        self.server = ServerControl(self)  # the API server: off until the user starts it
         self.settings.subscribe(lambda names: self._settings_changed(names, offline))
         self._build()
         build_menus(self)
@@ -112,20 +114,15 @@ class MainWindow(QMainWindow):
         self.docs_button.toggled_collection.connect(self.use_collection)
         self.docs_button.manage_requested.connect(self.open_documents)
         top.addWidget(self.docs_button)
-        self.settings_toggle = QPushButton("Conversation settings")
-        self.settings_toggle.setAccessibleName("Show conversation settings")
-        self.settings_toggle.setCheckable(True)
+        self.settings_toggle = QPushButton("Conversation settings", checkable=True,
+                                           accessibleName="Show conversation settings")
         top.addWidget(self.settings_toggle)
         layout.addLayout(top)
-        self.notice = QLabel(STARTER_NOTE)
-        self.notice.setWordWrap(True)
-        self.notice.setAccessibleName("Notice")
+        self.notice = QLabel(STARTER_NOTE, wordWrap=True, accessibleName="Notice")
         self.notice.setVisible(self.model.is_starter)
         layout.addWidget(self.notice)
-        self.error_banner = QLabel()
-        self.error_banner.setTextFormat(Qt.PlainText)  # engine and file messages are not markup
-        self.error_banner.setWordWrap(True)
-        self.error_banner.setAccessibleName("Error")
+        # Engine and file messages are not markup.
+        self.error_banner = QLabel(textFormat=Qt.PlainText, wordWrap=True, accessibleName="Error")
         self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #611a15; padding: 6px; }")
         self.error_banner.setVisible(False)
         layout.addWidget(self.error_banner)
@@ -198,6 +195,12 @@ class MainWindow(QMainWindow):
         self.library.raise_()
         self.library.activateWindow()
         return self.library
+
+    def open_server(self) -> ServerWindow:
+        if self.server_window is None:
+            self.server_window = ServerWindow(self.server, self)
+        self.server_window.show()
+        return self.server_window
 
     def _download_changed(self, job) -> None:
         if job.state == DONE:
@@ -287,7 +290,7 @@ class MainWindow(QMainWindow):
             for view, message in zip(self.chat.views, self.history):
                 if message.id == reply.message_id:
                     reply.view = view  # keep streaming into the freshly built view
-        self._mark_last_reply()
+        self.presenter.mark_last_reply()
         self.savings.show_reply_costs([(m.id, v) for m, v in zip(self.history, self.chat.views)
                                        if m.role == "assistant"])
 
@@ -302,11 +305,6 @@ class MainWindow(QMainWindow):
             index = self.chat.views.index(view)
             if index < len(self.history):
                 self.composer.start_edit(self.history[index])
-
-    def _mark_last_reply(self) -> None:
-        for index, view in enumerate(self.chat.views):
-            view.regenerate_button.setVisible(
-                index == len(self.chat.views) - 1 and view.role == "assistant" and self.reply is None)
 
     def _conversation_settings_changed(self, values: dict) -> None:
         """An edit in the panel or the Documents button: the panel knows nothing of collections."""
@@ -393,6 +391,8 @@ class MainWindow(QMainWindow):
         # service's store and the engine on the model lane, then the DB lane's stores.
         self.indexing.shutdown()
         self.downloads.close()
+        if self.server.server is not None:
+            self.server.server.stop()
         self.session.shutdown()
         self.tasks.shutdown()
         super().closeEvent(event)

@@ -31,5 +31,7 @@ def build_menus(window) -> None:
     models_menu.addAction("Model &library…", QKeySequence("Ctrl+L"), window.open_library)
     models_menu.addAction("&Import GGUF file…", window.import_model)
     models_menu.addAction("&Refresh list", window.refresh_models)
+    models_menu.addSeparator()
+    models_menu.addAction("&API server…", window.open_server)
     stop = QShortcut(QKeySequence(Qt.Key_Escape), window)
     stop.activated.connect(window.stop)

@@ -34,6 +34,12 @@ class ReplyPresenter(QObject):
         self.window = window
         self._render_pending = False
 
+    def mark_last_reply(self) -> None:
+        """Only the last reply offers Regenerate, and only while nothing is being written."""
+        views, idle = self.window.chat.views, self.window.reply is None
+        for index, view in enumerate(views):
+            view.regenerate_button.setVisible(index == len(views) - 1 and view.role == "assistant" and idle)
+
     def _on_event(self, event) -> None:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
@@ -104,7 +110,7 @@ class ReplyPresenter(QObject):
             view.set_stats(None if event.canned else event.model_id, event.stats, event.status, event.error)
             if event.bill is not None:
                 view.footer.setToolTip(event.bill.tooltip())
-            self.window._mark_last_reply()
+            self.mark_last_reply()
         if event.bill_error:
             self.window.statusBar().showMessage(f"Not counted in savings: {event.bill_error}", 5000)
         elif event.bill is not None:

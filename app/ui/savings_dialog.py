@@ -10,6 +10,8 @@ much larger PySide6-Addons).
 
 from __future__ import annotations
 
+import html
+
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -87,7 +89,8 @@ class SavingsDialog(QDialog):
     def refresh(self) -> None:
         settings = self.settings.copy()
         self.runner.run(lambda: (self.runner.tasks.savings_store().totals(), comparison_row(settings),
-                                 {by: self.runner.tasks.savings_store().grouped(by) for by in ("day", "model", "conversation")}),
+                                 {by: self.runner.tasks.savings_store().grouped(by)
+                                  for by in ("day", "model", "conversation", "source")}),
                         on_done=self._show)
 
     def _show(self, result) -> None:
@@ -106,6 +109,8 @@ class SavingsDialog(QDialog):
             f"Electricity: {totals['energy_kwh'].quantize(Decimal('0.000001'))} kWh = {usd(totals['energy_usd'], 4)}"
             f" ({totals['energy_measured']} of {totals['replies']} replies measured by the CPU's energy counter)",
             f"<b>Net saved: {approx}{usd(totals['net_usd'], 4)}</b>",
+            *[f"of which {html.escape(label)} (coding tools through the API server): {approx}{usd(net, 4)}"
+              for label, _gross, net, _tokens in groups.get("source", []) if label.startswith("API: ")],
         ]
         if totals["lower_bound"]:
             lines.append("Reasoning models bill hidden reasoning tokens that cannot be known: "
@@ -170,7 +175,8 @@ class SavingsDialog(QDialog):
         row = QHBoxLayout()
         self.group_by = QComboBox()
         self.group_by.setAccessibleName("Group by")
-        for label, key in (("Per day", "day"), ("Per model", "model"), ("Per conversation", "conversation")):
+        for label, key in (("Per day", "day"), ("Per model", "model"), ("Per conversation", "conversation"),
+                           ("Per source (chat, documents, coding tools)", "source")):
             self.group_by.addItem(label, key)
         self.group_by.currentIndexChanged.connect(self._draw_chart)
         row.addWidget(QLabel("Net saved (USD)"))

@@ -265,3 +265,43 @@ def test_a_client_resending_its_file_reuses_the_cached_prefix(server):
     again = ask("And step_7?")
     cached = again.usage.prompt_tokens_details.cached_tokens
     assert cached > 0.9 * (again.usage.prompt_tokens - 20), again.usage
+
+
+def test_bad_requests_get_one_readable_error_each(server):
+    client = oa(server)
+    ask = [{"role": "user", "content": "hi"}]
+    for kwargs, param in (({"temperature": 9}, "temperature"), ({"n": 2}, "n"),
+                          ({"response_format": {"type": "yaml"}}, "response_format"),
+                          ({"tools": [{"type": "function", "function": {}}]}, "tools"),
+                          ({"stop": ["a", "b", "c", "d", "e"]}, "stop")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model=MODEL, messages=ask, **kwargs)
+        assert refused.value.param == param, kwargs
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "wizard", "content": "hi"}])
+    backend = server.backend
+    limit, backend.config.max_body_bytes = backend.config.max_body_bytes, 2000
+    try:
+        with pytest.raises(openai.APIStatusError) as too_big:
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x" * 5000}])
+        assert too_big.value.status_code == 413
+    finally:
+        backend.config.max_body_bytes = limit
+
+
+def test_a_body_that_is_not_json_is_a_400_not_a_crash(server):
+    # No SDK sends broken JSON, so this one request is written by hand.
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request("POST", "/v1/chat/completions", body=b"{not json",
+                           headers={"Authorization": f"Bearer {server.config.key}",
+                                    "Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 400 and body["error"]["message"] == "the request body is not valid JSON"
