@@ -93,6 +93,11 @@ def capture(out: Path, theme: str) -> Path:
                       stats={"completion_tokens": 96, "ttft_ms": 140.0, "tokens_per_s": 78.0})
     store.set_meta("last_conversation", str(conversation.id))
     store.close()
+    from app.server import config as server_config
+
+    config = server_config.load()
+    config.port = 0  # any free port: the screenshot must not collide with a running Hearth
+    server_config.save(config)
 
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
@@ -118,6 +123,33 @@ def capture(out: Path, theme: str) -> Path:
 
     def shoot():
         window.grab().save(str(target))
+        panel = window.open_server()  # then the API server panel, serving one request
+        panel.resize(900, 560)
+        panel.toggle.click()
+        QTimer.singleShot(200, lambda: serve(panel))
+
+    def serve(panel):
+        if window.server.server is None:
+            QTimer.singleShot(100, lambda: serve(panel))
+            return
+        import json
+        import threading
+        import urllib.request
+
+        body = json.dumps({"model": window.model.id, "max_tokens": 8,
+                           "messages": [{"role": "user", "content": "Say hi."}]}).encode()
+        request = urllib.request.Request(window.server.server.base_url + "/chat/completions", data=body, headers={
+            "Authorization": f"Bearer {window.server.config.key}", "Content-Type": "application/json",
+            "User-Agent": "Continue/1.0"})
+        threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=60).read(), daemon=True).start()
+        QTimer.singleShot(200, lambda: shoot_panel(panel))
+
+    def shoot_panel(panel):
+        if panel.log.rowCount() == 0:
+            QTimer.singleShot(100, lambda: shoot_panel(panel))
+            return
+        panel.grab().save(str(out / f"hearth-server-{theme}.png"))
+        window.server.stop()
         window.close()
         app.quit()
 

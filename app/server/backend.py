@@ -129,7 +129,7 @@ class Backend:
         _total, available = hardware.memory_bytes()
         verdict = fit(model.info, n_ctx, available)
         if verdict.verdict == "won't fit":
-            raise ApiError(507, f"{model.id} needs about {human_bytes(verdict.need_bytes)} of memory with a "
+            raise ApiError(400, f"{model.id} needs about {human_bytes(verdict.need_bytes)} of memory with a "
                                 f"{n_ctx}-token context, but only {human_bytes(available)} is free",
                            kind="insufficient_memory", code="model_too_large")
 

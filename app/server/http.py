@@ -23,7 +23,7 @@ def error_response(path: str, status: int, message: str, kind: str = "invalid_re
     """OpenAI's error shape, or Anthropic's on its own endpoint."""
     if path.startswith(ANTHROPIC_PREFIX):
         kinds = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-                 413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 507: "api_error"}
+                 413: "request_too_large", 429: "rate_limit_error", 500: "api_error"}
         body = {"type": "error", "error": {"type": kinds.get(status, kind if status < 500 else "api_error"),
                                            "message": message}}
     else:

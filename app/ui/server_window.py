@@ -151,6 +151,7 @@ class ServerWindow(QDialog):
         self.log.setHorizontalHeaderLabels(LOG_COLUMNS)
         self.log.setAccessibleName("Requests served")
         self.log.horizontalHeader().setStretchLastSection(True)
+        self.log.verticalHeader().setVisible(False)
         layout.addWidget(self.log, 1)
         control.state_changed.connect(self.refresh)
         control.served.connect(self._add_row)
@@ -198,4 +199,5 @@ class ServerWindow(QDialog):
             item = QTableWidgetItem(value)
             item.setFlags(item.flags() & ~Qt.ItemIsEditable)
             self.log.setItem(row, column, item)
+        self.log.resizeColumnsToContents()
         self.log.scrollToBottom()
