@@ -123,6 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     docs_rm = docs_sub.add_parser("rm", help="delete a collection's index (your files are not touched)")
     docs_rm.add_argument("collection")
 
+    engines = sub.add_parser("engines", help="a team's inference servers (vLLM, llama-server, Ollama, ...)")
+    engines_sub = engines.add_subparsers(dest="engines_command", metavar="ACTION", parser_class=_Parser)
+    engines_add = engines_sub.add_parser("add", help="add (or change) an OpenAI-compatible server")
+    engines_add.add_argument("name", help="short name; its models are NAME:MODEL")
+    engines_add.add_argument("url", help="base URL, e.g. http://gpu-box:8000/v1")
+    engines_add.add_argument("--key-file", help="file holding the API key (kept in the keyring or a private file)")
+    engines_add.add_argument("--ca-file", help="your team's certificate authority, for a self-signed HTTPS server")
+    engines_add.add_argument("--own-network", action="store_true",
+                             help="this address is your own network: usable in offline mode")
+    engines_ls = engines_sub.add_parser("ls", help="list remote engines")
+    engines_ls.add_argument("--json", action="store_true")
+    engines_rm = engines_sub.add_parser("rm", help="forget a remote engine and its key")
+    engines_rm.add_argument("name")
+    engines_test = engines_sub.add_parser("test", help="check a server answers, and list its models")
+    engines_test.add_argument("name")
+    engines_test.add_argument("--json", action="store_true")
+    engines_bench = engines_sub.add_parser("bench", help="load-test a server: throughput and time to first token")
+    engines_bench.add_argument("name")
+    engines_bench.add_argument("--model", help="one of its models (default: the first it lists)")
+    engines_bench.add_argument("--streams", default="1,4,16,64", help="concurrency levels (default 1,4,16,64)")
+    engines_bench.add_argument("--tokens", type=int, default=128, help="tokens asked of each stream")
+    engines_bench.add_argument("--max-seconds", type=float, default=60.0, help="time limit of each level")
+    engines_bench.add_argument("--json", action="store_true")
+
     serve = sub.add_parser("serve", help="serve models to coding tools (OpenAI and Anthropic APIs, on this machine)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, help="port (default 4327; 0 picks a free one)")
@@ -177,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
             from app.commands.savings import run_savings
 
             return run_savings(args)
+        if args.command == "engines":
+            from app.commands.engines import run_engines
+
+            if args.engines_command is None:
+                parser.parse_args(["engines", "--help"])
+            return run_engines(args)
         if args.command == "serve":
             from app.commands.serve import run_serve
 

@@ -89,6 +89,21 @@ def server_file() -> Path:
     return data_dir() / "server.json"
 
 
+def engines_file() -> Path:
+    """Remote engines (a team's inference servers): names, addresses, options; no keys."""
+    return data_dir() / "engines.json"
+
+
+def engine_keys_file() -> Path:
+    """Remote engines' API keys where no system keyring is available (mode 0600)."""
+    return data_dir() / "engine-keys.json"
+
+
+def engine_bench_file() -> Path:
+    """Measured throughput of remote engines (hearth engines bench), for the at-scale calculator."""
+    return data_dir() / "engine-bench.json"
+
+
 def app_log_file() -> Path:
     return logs_dir() / "hearth.log"
 

@@ -56,8 +56,16 @@ def title_for(text: str) -> str:
 
 def choose_model(name: str | None, settings: Settings):
     """The installed model a caller named (id, "starter", a path), or the default one; chat models only."""
+    from app.engine.remote import RemoteModel, split_model_id
+    from app.engine.remotes import find
     from app.library.registry import ModelRegistry
 
+    for wanted in (name, settings.default_model):
+        parts = split_model_id(wanted or "")
+        if parts and find(parts[0]) is not None:  # ENGINE:MODEL on a configured remote engine
+            return RemoteModel(*parts)
+        if wanted:
+            break
     model = ModelRegistry().resolve(name, settings.default_model)
     if model.info and model.info.is_embedding_model:
         raise HearthError(f"{model.path.name} is an embedding model; it cannot chat")

@@ -10,6 +10,7 @@ from app.chats.service import ConversationService, choose_model, default_convers
 from app.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, print_json
 from app.config import load_settings, setting
 from app.engine.local import LocalEngine
+from app.engine.router import EngineRouter
 from app.errors import HearthError
 
 
@@ -19,7 +20,7 @@ def run_chat(args) -> int:
     if not prompt.strip():
         raise HearthError("empty prompt: give a message as an argument or on stdin")
     model = choose_model(args.model, settings)
-    service = ConversationService(LocalEngine())
+    service = ConversationService(EngineRouter(LocalEngine()))
     try:
         conversation = _conversation_settings(service, args)
         status, _finished = stream_turn(service, args.json, lambda emit: service.send(

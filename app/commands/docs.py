@@ -111,6 +111,7 @@ def _ask(args) -> int:
     from app.chats.service import ConversationService, choose_model, default_conversation_settings
     from app.commands.chat import stream_turn
     from app.engine.local import LocalEngine
+    from app.engine.router import EngineRouter
 
     settings = load_settings()
     service.status(args.collection)  # a missing collection is an error before anything is saved
@@ -122,7 +123,7 @@ def _ask(args) -> int:
         if not setting("max_tokens").valid(args.max_tokens):
             raise HearthError(f"invalid value {args.max_tokens!r} for --max-tokens: {setting('max_tokens').description}")
         conversation["max_tokens"] = args.max_tokens
-    chats = ConversationService(LocalEngine())
+    chats = ConversationService(EngineRouter(LocalEngine()))
 
     def as_dict(finished) -> dict:
         return {"question": args.question, "answer": finished.text, "citations": finished.citations or [],

@@ -128,6 +128,8 @@ class ReplyStats:
     dropped_messages: int = 0
     # CPU package energy during the reply (RAPL), when the OS lets us read it.
     energy_j: float | None = None
+    # Made by a remote engine: no local electricity to count (the server's cost goes in the calculator).
+    remote: bool = False
 
 
 @dataclass

@@ -41,7 +41,8 @@ def turn_for_reply(messages: list[dict], reply: str, stats: dict, local_model: s
                 conversation_id=conversation_id, message_id=message_id, local_model=local_model,
                 local_prompt_tokens=stats.get("prompt_tokens", 0),
                 local_completion_tokens=stats.get("completion_tokens", 0),
-                wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"))
+                wall_s=stats.get("total_ms", 0) / 1000, energy_j=stats.get("energy_j"),
+                remote=bool(stats.get("remote")))
 
 
 def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = None,

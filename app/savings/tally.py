@@ -83,6 +83,7 @@ class Turn:
     local_completion_tokens: int = 0
     wall_s: float = 0.0
     energy_j: float | None = None
+    remote: bool = False  # made on a team's server: no local electricity (its cost is the calculator's)
 
 
 @dataclass
@@ -118,9 +119,11 @@ class Record:
         return (f"On {self.comparison_model} this reply would have cost {approx}{usd(self.gross_usd, 6)}{lower}: "
                 f"{self.input_tokens:,} input tokens × ${self.input_per_m}/M{out_price} "
                 f"(prices of {self.price_date}).\n"
-                f"Electricity: {self.energy_kwh.quantize(Decimal('0.000001'))} kWh "
-                f"({'measured' if self.energy_source == 'rapl' else 'estimated'}) = {usd(self.energy_usd, 6)}.\n"
-                f"Net saved: {approx}{usd(self.net_usd, 6)}")
+                + ("Electricity: none on this machine (made on a remote server; its cost is in the "
+                   "at-scale calculator).\n" if self.energy_source == "remote" else
+                   f"Electricity: {self.energy_kwh.quantize(Decimal('0.000001'))} kWh "
+                   f"({'measured' if self.energy_source == 'rapl' else 'estimated'}) = {usd(self.energy_usd, 6)}.\n")
+                + f"Net saved: {approx}{usd(self.net_usd, 6)}")
 
 
 def usd(amount: Decimal, places: int = 2) -> str:
@@ -147,7 +150,7 @@ class SavingsStore:
                   for name in ("o200k_base", "cl100k_base")}
         input_tokens, output_tokens = price_turn_tokens(counts, row)
         gross = row.cost(input_tokens, output_tokens)
-        kwh, source = energy.reply_kwh(turn.energy_j, turn.wall_s, watts)
+        kwh, source = (Decimal(0), "remote") if turn.remote else energy.reply_kwh(turn.energy_j, turn.wall_s, watts)
         kwh = kwh.quantize(PICO)  # 3.6 mJ resolution: far below anything a reply uses
         energy_usd = (kwh * kwh_price).quantize(PICO)
         with self.db:
