@@ -104,6 +104,11 @@ def engine_bench_file() -> Path:
     return data_dir() / "engine-bench.json"
 
 
+def remote_consent_file() -> Path:
+    """Which document collections the user agreed to send passages from to which remote engine."""
+    return data_dir() / "remote-consent.json"
+
+
 def app_log_file() -> Path:
     return logs_dir() / "hearth.log"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from app.commands.output import EXIT_ERROR, EXIT_OK, print_json

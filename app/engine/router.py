@@ -62,3 +62,24 @@ class EngineRouter(ChatEngine):
         self.local.close()
         for engine in self._engines.values():
             engine.close()
+
+
+def remote_models(offline: bool) -> tuple[list, list[str]]:
+    """Every configured server's models, for a model picker; and one line per server that did not answer.
+    In offline mode only servers on this machine or the user's own network are asked."""
+    from app.engine.base import EngineError
+    from app.engine.remote import RemoteEngine, RemoteModel
+
+    models, problems = [], []
+    for config in load_all():
+        if offline and not config.allowed_offline():
+            continue
+        engine = RemoteEngine(config)
+        try:
+            for name, context in engine.models().items():
+                models.append(RemoteModel(config.name, name, context))
+        except EngineError as exc:
+            problems.append(str(exc))
+        finally:
+            engine.close()
+    return models, problems

@@ -7,7 +7,7 @@ import sys
 
 from app.config import load_settings
 from app.errors import HearthError
-from app.library.registry import ModelRegistry
+from app.chats.service import choose_model
 
 
 def run_gui(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     settings = load_settings()
     try:
-        model = ModelRegistry().resolve(None, settings.default_model)
+        model = choose_model(None, settings)  # an installed model, or ENGINE:MODEL on a team's server
     except HearthError as exc:
         QMessageBox.critical(None, "Hearth", str(exc))
         return 1

@@ -17,9 +17,10 @@ from app.chats.service import default_conversation_settings
 from app.chats.store import STREAMING, ChatStore, Message
 from app.config import Settings
 from app.errors import HearthError
+from app.engine import consent
 from app.engine.base import LOAD_SETTINGS, ChatEngine
 from app.library.download_queue import DONE, DownloadQueue
-from app.library.registry import InstalledModel, ModelRegistry
+from app.library.registry import InstalledModel
 from app.savings import tokens
 from app.ui.chat_session import ChatSession
 from app.ui.chat_view import ChatView
@@ -31,6 +32,7 @@ from app.ui.docs_window import DocsWindow, Indexing
 from app.ui.library_window import LibraryWindow, QueueSignals
 from app.ui.menus import build_menus
 from app.ui.message_view import MessageView
+from app.ui.model_control import ModelControl
 from app.ui.model_picker import ModelPicker
 from app.ui.reply_presenter import Reply, ReplyPresenter
 from app.ui.qt import (
@@ -38,14 +40,12 @@ from app.ui.qt import (
     Qt, QTimer, QVBoxLayout, QWidget,
 )
 from app.ui.savings_status import SavingsStatus
+from app.ui import remote_ui
 from app.ui.server_window import ServerControl, ServerWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskManager
 
-STARTER_NOTE = ("You are using the built-in starter model, a tiny 135M-parameter demo: it works offline, "
-                "but its answers are poor. For real help, add a proper model: Models → Import GGUF file… "
-                "uses one you already have; the model library downloads one.")
 
 
 def is_dark() -> bool:
@@ -74,8 +74,9 @@ class MainWindow(QMainWindow):
         self.runner.run(tokens.warm_up)
         if engine is None:
             from app.engine.local import LocalEngine
+            from app.engine.router import EngineRouter
 
-            engine = LocalEngine()
+            engine = EngineRouter(LocalEngine())  # local models, and NAME:MODEL on a team's servers
         self.session = ChatSession(self.tasks, engine, self)
         self.presenter = ReplyPresenter(self)
         self.session.event.connect(self.presenter._on_event)
@@ -85,10 +86,12 @@ class MainWindow(QMainWindow):
         self.download_signals.changed.connect(self._download_changed)
         self.indexing = Indexing(self.tasks, self.settings, self)
         self.server = ServerControl(self)  # the API server: off until the user starts it
+        self._consents: set = set()  # (engine, collection) pairs the user allowed to leave this machine
+        self.runner.run(consent.granted, on_done=lambda found: self._consents.update(found))
         self.settings.subscribe(lambda names: self._settings_changed(names, offline))
         self._build()
         build_menus(self)
-        self._load_model()
+        self.load_model()
         self.conversations.refresh(open_last=True)
         self.refresh_models()
         self.savings.refresh()
@@ -106,7 +109,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(center)
         top = QHBoxLayout()
         self.picker = ModelPicker()
-        self.picker.chosen.connect(self._model_chosen)
+        self.models = ModelControl(self, self.picker)
         self.model_picker, self.model_state = self.picker.combo, self.picker.state
         top.addWidget(self.picker, 1)
         self.docs_button = DocsPicker()
@@ -118,8 +121,8 @@ class MainWindow(QMainWindow):
                                            accessibleName="Show conversation settings")
         top.addWidget(self.settings_toggle)
         layout.addLayout(top)
-        self.notice = QLabel(STARTER_NOTE, wordWrap=True, accessibleName="Notice")
-        self.notice.setVisible(self.model.is_starter)
+        self.notice = QLabel(wordWrap=True, accessibleName="Notice", textFormat=Qt.PlainText)
+        self.models.show_notice()
         layout.addWidget(self.notice)
         # Engine and file messages are not markup.
         self.error_banner = QLabel(textFormat=Qt.PlainText, wordWrap=True, accessibleName="Error")
@@ -157,33 +160,18 @@ class MainWindow(QMainWindow):
         offline[0] = self.settings.offline
         self.runner.run(self.settings.copy().save)
         if names & set(LOAD_SETTINGS) and self.reply is None:
-            self._load_model()
+            self.load_model()
         if "offline" in names and self.library is not None:
             self.library.apply_offline()
 
-    def _load_model(self) -> None:
+    def load_model(self) -> None:
         self.session.load(self.model, self.settings.copy(), dict(self.conversation_settings))
 
     def refresh_models(self) -> None:
-        """The model list changed (a download, an import, a delete): show it in the picker."""
-        self.runner.run(lambda: ModelRegistry().models(), on_done=lambda models: self.picker.show_models(
-            models, self.model))
-
-    def _model_chosen(self, chosen: InstalledModel) -> None:
-        if chosen.path == self.model.path:
-            return
-        self.model = chosen
-        self.notice.setVisible(chosen.is_starter)
-        self.settings.set("default_model", chosen.id)  # saved by the settings subscription
-        self._load_model()
+        self.models.refresh()
 
     def import_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
-        if path:
-            self.runner.run(lambda: ModelRegistry().import_model(Path(path)),
-                            on_done=lambda m: (self.statusBar().showMessage(f"Imported {m.id}", 5000),
-                                               self.refresh_models()))
+        self.models.import_model()
 
     def open_library(self) -> LibraryWindow:
         if self.library is None:
@@ -195,6 +183,13 @@ class MainWindow(QMainWindow):
         self.library.raise_()
         self.library.activateWindow()
         return self.library
+
+    def open_engines(self):
+        from app.ui.engines_dialog import EnginesDialog
+
+        dialog = EnginesDialog(self)
+        dialog.show()
+        return dialog
 
     def open_server(self) -> ServerWindow:
         if self.server_window is None:
@@ -321,7 +316,7 @@ class MainWindow(QMainWindow):
         self.conversation_settings = values
         self.docs_button.show_chosen(values.get("collections", []))
         if values.get("context_length") != old_ctx and self.reply is None:
-            self._load_model()  # the conversation's own context length
+            self.load_model()  # the conversation's own context length
 
     def _save_preset(self, name: str, values: dict) -> None:
         self.runner.run(lambda: save_user_preset(name, values),
@@ -344,6 +339,13 @@ class MainWindow(QMainWindow):
         if not self._ready:
             self.statusBar().showMessage("The model is still loading; your message is kept in the box.", 5000)
             return
+        collections = self.conversation_settings.get("collections", [])
+        agreed = remote_ui.confirm_documents(self, self.model, collections, self._consents)
+        if agreed is None:
+            return  # the message stays in the box
+        if agreed:
+            self._consents |= {(self.model.engine, c) for c in agreed}
+            self.runner.run(consent.grant, self.model.engine, agreed)
         content, edit_from = self.composer.take()
         if edit_from is not None:
             index = next((i for i, m in enumerate(self.history) if m.id == edit_from.id), len(self.history))

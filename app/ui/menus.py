@@ -14,6 +14,7 @@ def build_menus(window) -> None:
     file_menu.addAction("Export as &JSON…", lambda: conversations.export("json"))
     file_menu.addSeparator()
     file_menu.addAction("&Settings…", QKeySequence("Ctrl+,"), window.open_settings)
+    file_menu.addAction("Remote &engines…", window.open_engines)
     file_menu.addAction("&Quit", QKeySequence("Ctrl+Q"), window.close)
     chat_menu = bar.addMenu("&Chat")
     chat_menu.addAction("&Find in all chats", QKeySequence("Ctrl+F"), conversations.focus_search)

@@ -41,7 +41,12 @@ class ModelPicker(QWidget):
                 label += f"  ({m.info.size_label}, {m.info.quantization})"
             if m.is_starter:
                 label += "  · starter demo"
+            if getattr(m, "source", "") == "remote":
+                label += f"  · remote ({m.engine})"
             self.combo.addItem(label, m.id)
+        if self.combo.findData(current.id) < 0 and getattr(current, "source", "") == "remote":
+            self.models.append(current)  # its server did not answer: keep the choice visible
+            self.combo.addItem(f"{current.id}  · remote ({current.engine}, not answering)", current.id)
         self.combo.setCurrentIndex(max(0, self.combo.findData(current.id)))
 
     def set_state(self, text: str) -> None:

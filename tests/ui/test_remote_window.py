@@ -1,0 +1,50 @@
+"""A team's server in the real window: added in Settings → Remote engines, its model in the picker,
+a chat through it, the privacy notice, and the one question before document passages leave."""
+
+from __future__ import annotations
+
+from app.ui import remote_ui
+from app.ui.qt import QMessageBox
+from tests.docs.conftest import documents  # noqa: F401 (fixture)
+from tests.engine.test_remote import KEY, free_port, start_llama_server, stop
+from tests.ui.test_main_window import open_window, send
+
+
+def test_remote_model_in_the_picker_chats_and_asks_before_sending_passages(qtbot, starter_path, tmp_path,
+                                                                           monkeypatch, documents):  # noqa: F811
+    port = free_port()
+    proc = start_llama_server(starter_path, port, tmp_path / "server.log")
+    win = open_window(qtbot, max_tokens=8, engine="real")
+    try:
+        dialog = win.open_engines()
+        dialog.name.setText("team")
+        dialog.url.setText(f"http://127.0.0.1:{port}")
+        dialog.key.setText(KEY)
+        dialog.add()
+        qtbot.waitUntil(lambda: win.model_picker.findData("team:starter") >= 0, timeout=20_000)
+        index = win.model_picker.findData("team:starter")
+        assert "remote (team)" in win.model_picker.itemText(index)
+        win.model_picker.setCurrentIndex(index)
+        win.model_picker.activated.emit(index)
+        qtbot.waitUntil(lambda: win._ready and win.model.id == "team:starter", timeout=20_000)
+        assert win.notice.isVisible() and f"127.0.0.1:{port}" in win.notice.text()
+        send(qtbot, win, "Name a colour.")
+        reply = win.chat.views[-1]
+        assert reply.content.strip() and reply.footer.text().startswith("team:starter")
+        assert "none on this machine" in reply.footer.toolTip()  # no local electricity for a remote reply
+
+        # Passages from local files: asked once per collection and server, then remembered.
+        from app.docs import service
+
+        service.add_paths("handbook", [documents]).close()
+        asked = []
+        monkeypatch.setattr(remote_ui.QMessageBox, "question",  # the user's click on a modal question
+                            lambda *args: asked.append(args[2]) or QMessageBox.Yes)
+        win.docs_button.show_names(["handbook"])
+        win.use_collection("handbook")
+        send(qtbot, win, "How long does the fuel last?")
+        send(qtbot, win, "And the pump?")
+        assert len(asked) == 1 and "'handbook'" in asked[0] and "'team'" in asked[0]
+    finally:
+        win.close()
+        stop(proc)
