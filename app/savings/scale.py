@@ -64,3 +64,36 @@ GPT4_AT_SCALE = Scenario(
         "cheap paid models the gap is far smaller: change the prices to see."
     ),
 )
+
+
+HOURS_PER_MONTH = Decimal(730)
+INPUT_SHARE_OF_OUTPUT_PRICE = Decimal("0.1")  # reading a prompt runs ~10x faster than generating
+
+
+@dataclass(frozen=True)
+class SelfHosted:
+    """A team's own server, priced from its measured throughput instead of a quoted figure."""
+
+    tokens_per_s: Decimal      # measured total generation throughput (hearth engines bench)
+    usd_per_hour: Decimal      # what the server costs to run (a cloud GPU's price, or amortised hardware)
+    utilisation: Decimal = Decimal("0.5")  # share of the hours it is busy: traffic is not flat
+
+    def output_per_m(self) -> Decimal:
+        if self.tokens_per_s <= 0 or self.utilisation <= 0:
+            raise ValueError("throughput and utilisation must be above zero")
+        per_hour = self.tokens_per_s * 3600 * self.utilisation
+        return (self.usd_per_hour / per_hour * MILLION).quantize(Decimal("0.0001"))
+
+    def input_per_m(self) -> Decimal:
+        return (self.output_per_m() * INPUT_SHARE_OF_OUTPUT_PRICE).quantize(Decimal("0.0001"))
+
+    def servers_for(self, scenario: Scenario) -> Decimal:
+        _inp, out = scenario.tokens_per_month()
+        capacity = self.tokens_per_s * 3600 * HOURS_PER_MONTH * self.utilisation
+        return out / capacity
+
+    def explain(self, measured: str) -> str:
+        return (f"Open model priced from your own server: {self.tokens_per_s} tokens/s measured ({measured}), "
+                f"${self.usd_per_hour} an hour, busy {self.utilisation * 100:.0f}% of the time: "
+                f"${self.output_per_m()} per 1M output tokens; input tokens at a tenth of that (reading a "
+                "prompt runs about ten times faster than generating). Every figure is an input: change it.")

@@ -17,13 +17,14 @@ from decimal import Decimal, InvalidOperation
 
 from app.config import Settings
 from app.savings import prices
-from app.savings.scale import GPT4_AT_SCALE, Scenario
+from app.engine.loadtest import saved_results
+from app.savings.scale import GPT4_AT_SCALE, Scenario, SelfHosted
 from app.savings.service import comparison_row
 from app.savings.tally import usd
 from app.errors import HearthError
 from app.ui.qt import (
-    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPalette, QPushButton, QTabWidget, QVBoxLayout, QWidget,
-    Signal,
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPalette, QPushButton, QTabWidget, QVBoxLayout,
+    QWidget, Qt, Signal,
 )
 
 
@@ -234,6 +235,21 @@ class SavingsDialog(QDialog):
         current.clicked.connect(self._use_comparison_prices)
         buttons.addWidget(current)
         layout.addLayout(buttons)
+        # A team's own server: its measured throughput and hourly cost price the open model.
+        server = QFormLayout()
+        self.server_fields: dict[str, QLineEdit] = {}
+        for key, label, default in (("tokens_per_s", "Your server: measured tokens/s (hearth engines bench)", ""),
+                                    ("usd_per_hour", "Your server: USD per hour", "2.00"),
+                                    ("utilisation", "Your server: share of hours busy (0-1)", "0.5")):
+            field = QLineEdit(default, accessibleName=label)
+            self.server_fields[key] = field
+            server.addRow(label, field)
+        layout.addLayout(server)
+        self.use_server = QPushButton("Price the open model from my server", accessibleName="Use my measured server")
+        self.use_server.clicked.connect(self._use_server)
+        layout.addWidget(self.use_server, 0, Qt.AlignLeft)
+        self._bench_note = "no benchmark yet"
+        self.runner.run(saved_results, on_done=self._bench_loaded)
         self.scale_result = QLabel()
         self.scale_result.setWordWrap(True)
         self.scale_result.setAccessibleName("Monthly cost comparison")
@@ -254,6 +270,29 @@ class SavingsDialog(QDialog):
         self.scale_explanation.setText(scenario.explanation)
         self._calculate()
 
+    def _bench_loaded(self, results: list[dict]) -> None:
+        if results:
+            best = max(results, key=lambda r: r.get("best_tokens_per_s", 0))
+            self.server_fields["tokens_per_s"].setText(str(best.get("best_tokens_per_s", "")))
+            self._bench_note = (f"{best.get('engine')}:{best.get('model')} on {best.get('measured_at', '?')}, "
+                                f"best of {', '.join(str(level['streams']) for level in best.get('levels', []))} "
+                                "concurrent streams")
+
+    def _use_server(self) -> None:
+        try:
+            server = SelfHosted(*(Decimal(self.server_fields[k].text().strip())
+                                  for k in ("tokens_per_s", "usd_per_hour", "utilisation")))
+            output, inp = server.output_per_m(), server.input_per_m()
+        except (InvalidOperation, ValueError):
+            self.scale_explanation.setText("Your server's tokens/s, USD per hour and share busy must be numbers "
+                                           "above zero (run 'hearth engines bench NAME' to measure tokens/s).")
+            return
+        self.scale_fields["open_input_per_m"].setText(str(inp))
+        self.scale_fields["open_output_per_m"].setText(str(output))
+        scenario = getattr(self, "_last_scenario", self._scenario)
+        self.scale_explanation.setText(server.explain(self._bench_note) +
+                                       f" This traffic needs about {server.servers_for(scenario):,.1f} such servers.")
+
     def _use_comparison_prices(self) -> None:
         row = prices.price_table().get(self.settings.comparison_model)
         if row and row.output_per_m is not None:
@@ -273,7 +312,7 @@ class SavingsDialog(QDialog):
         except InvalidOperation:
             self.scale_result.setText("Every field needs a number of zero or more.")
             return
-        scenario = self._scenario.with_values(**values)
+        scenario = self._last_scenario = self._scenario.with_values(**values)
         inp, out = scenario.tokens_per_month()
         ratio = scenario.ratio()
         self.scale_result.setText(

@@ -48,3 +48,29 @@ def test_remote_model_in_the_picker_chats_and_asks_before_sending_passages(qtbot
     finally:
         win.close()
         stop(proc)
+
+
+def test_the_calculator_prices_the_open_model_from_a_measured_server(qtbot, hearth_home):
+    import json
+
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    (hearth_home / "engine-bench.json").write_text(json.dumps({"version": 1, "results": [{
+        "engine": "team", "model": "qwen2.5-72b", "measured_at": "2026-11-24T12:00:00+00:00",
+        "levels": [{"streams": 1}, {"streams": 4}, {"streams": 16}, {"streams": 64}], "best_tokens_per_s": 1800.0}]}))
+    win = open_window(qtbot)
+    try:
+        win.savings.open_dashboard()
+        dialog = win.savings.dialog
+        qtbot.waitUntil(lambda: dialog.server_fields["tokens_per_s"].text() == "1800.0", timeout=5000)
+        dialog.server_fields["usd_per_hour"].setText("4.00")
+        dialog.use_server.click()
+        # $4 an hour / (1800 tokens/s x 3600 s x 50% busy) = $1.2346 per 1M output tokens.
+        assert dialog.scale_fields["open_output_per_m"].text() == "1.2346"
+        assert dialog.scale_fields["open_input_per_m"].text() == "0.1235"
+        text = dialog.scale_explanation.text()
+        assert "1800.0 tokens/s measured (team:qwen2.5-72b on 2026-11-24" in text and "such servers" in text
+        # The 5M-user preset: 200B input tokens x $0.1235/M + 66.65B output x $1.2346/M.
+    assert "open model: $106,986.09 a month" in dialog.scale_result.text()
+        dialog.close()
+    finally:
+        win.close()
