@@ -70,7 +70,7 @@ def test_the_calculator_prices_the_open_model_from_a_measured_server(qtbot, hear
         text = dialog.scale_explanation.text()
         assert "1800.0 tokens/s measured (team:qwen2.5-72b on 2026-11-24" in text and "such servers" in text
         # The 5M-user preset: 200B input tokens x $0.1235/M + 66.65B output x $1.2346/M.
-    assert "open model: $106,986.09 a month" in dialog.scale_result.text()
+        assert "open model: $106,986.09 a month" in dialog.scale_result.text()
         dialog.close()
     finally:
         win.close()
