@@ -157,7 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
 
-    sub.add_parser("worker", help=argparse.SUPPRESS)
     return parser
 
 
