@@ -124,6 +124,16 @@ def setting(name: str) -> Setting:
     """A setting's schema entry (range, label, description), for widgets and the CLI."""
     return _BY_NAME[name]
 
+
+def check_value(name: str, value: Any) -> None:
+    """Raise a readable ``HearthError`` unless ``value`` is acceptable for the setting ``name``."""
+    entry = _BY_NAME.get(name)
+    if entry is None:
+        raise HearthError(f"unknown setting {name!r}")
+    if not entry.valid(value):
+        raise HearthError(f"invalid value {value!r} for {name}: {entry.description}")
+
+
 # Each function upgrades a settings dict from version N to N + 1.
 _MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
@@ -135,7 +145,12 @@ class Settings:
         self._path = path
         self._values = {s.name: s.default for s in SCHEMA}
         for name, value in (values or {}).items():
-            self._set_checked(name, value, strict=False)
+            try:
+                check_value(name, value)
+            except HearthError as exc:  # a damaged file: keep the default, say so in the log
+                log.warning("%s; using the default", exc)
+                continue
+            self._values[name] = value
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("_values")
@@ -150,11 +165,7 @@ class Settings:
         """Set several settings at once (all checked first: a bad value changes nothing), then
         tell every subscriber which ones changed, in one ``changed`` notification."""
         for name, value in values.items():
-            setting = _BY_NAME.get(name)
-            if setting is None:
-                raise HearthError(f"unknown setting {name!r}")
-            if not setting.valid(value):
-                raise HearthError(f"invalid value {value!r} for {name}: {setting.description}")
+            check_value(name, value)
         changed = {name for name, value in values.items() if self._values[name] != value}
         for name in changed:
             self._values[name] = values[name]
@@ -167,29 +178,10 @@ class Settings:
         (``copy()``) have no listeners: they are for other threads, which only read."""
         self.__dict__.setdefault("_listeners", []).append(listener)
 
-    def unsubscribe(self, listener: Callable[[frozenset], None]) -> None:
-        listeners = self.__dict__.get("_listeners", [])
-        if listener in listeners:
-            listeners.remove(listener)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self._values == other._values
 
     __hash__ = None  # mutable
-
-    def _set_checked(self, name: str, value: Any, strict: bool) -> None:
-        setting = _BY_NAME.get(name)
-        if setting is None:
-            if strict:
-                raise HearthError(f"unknown setting {name!r}")
-            log.warning("ignoring unknown setting %r", name)
-            return
-        if not setting.valid(value):
-            if strict:
-                raise HearthError(f"invalid value {value!r} for {name}: {setting.description}")
-            log.warning("invalid value %r for setting %r; using the default %r", value, name, setting.default)
-            return
-        self._values[name] = value
 
     def as_dict(self) -> dict:
         return dict(self._values)

@@ -72,6 +72,11 @@ def choose_model(name: str | None, settings: Settings):
     return model
 
 
+def _failure_kind(exc: EngineError) -> str:
+    """The event kind of an engine's failure during a reply."""
+    return {base.CRASH: ev.CRASH, base.CONTEXT: ev.CONTEXT}.get(exc.kind, ev.ENGINE)
+
+
 class TurnHandle:
     """Stops one API request, whether it is still waiting, loading or streaming."""
 
@@ -151,8 +156,7 @@ class ConversationService:
 
         if handle.cancelled:
             return finish("", STOPPED, {"stop_reason": STOP_CANCELLED})
-        loaded = self._ensure_loaded(ModelTarget(model.id, str(model.path) if getattr(model, "path", None) else None,
-                                                 settings.copy(), context_length), emit)
+        loaded = self._ensure_loaded(self._target(model, settings, {"context_length": context_length}), emit)
         if isinstance(loaded, ev.ModelFailed):
             return finish("", ERROR, {"stop_reason": STOP_ERROR}, loaded.message, loaded.kind)
         text, stream = "", None
@@ -165,7 +169,7 @@ class ConversationService:
                 text += piece
                 emit(ev.Token(None, None, piece))
         except EngineError as exc:
-            kind = {base.CRASH: ev.CRASH, base.CONTEXT: ev.CONTEXT}.get(exc.kind, ev.ENGINE)
+            kind = _failure_kind(exc)
             stats = asdict(stream.stats) if stream is not None and stream.stats else {"stop_reason": STOP_ERROR}
             return finish(text, ERROR, stats, str(exc), kind)
         finally:
@@ -361,7 +365,7 @@ class ConversationService:
                     except Exception:  # the final save will try again
                         log.exception("could not save the streaming reply")
         except EngineError as exc:
-            error, kind = str(exc), (ev.CRASH if exc.kind == base.CRASH else ev.ENGINE)
+            error, kind = str(exc), _failure_kind(exc)
             if kind == ev.CRASH:
                 error += ". Your conversation is saved; send again to restart the model."
         stats = asdict(stream.stats) if stream is not None and stream.stats else {"stop_reason": STOP_ERROR}

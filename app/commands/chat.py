@@ -8,7 +8,7 @@ import threading
 from app.chats import events as ev
 from app.chats.service import ConversationService, choose_model, default_conversation_settings
 from app.commands.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, print_json
-from app.config import load_settings, setting
+from app.config import check_value, load_settings
 from app.engine.local import LocalEngine
 from app.engine.router import EngineRouter
 from app.errors import HearthError
@@ -43,9 +43,7 @@ def _conversation_settings(service: ConversationService, args) -> dict:
     for name, value in (("temperature", args.temperature), ("max_tokens", args.max_tokens),
                         ("context_length", args.ctx)):
         if value is not None:
-            schema = setting(name)
-            if not schema.valid(value):
-                raise HearthError(f"invalid value {value!r} for {name}: {schema.description}")
+            check_value(name, value)
             settings[name] = value
     if args.system is not None:
         settings["system_prompt"] = args.system
@@ -66,7 +64,6 @@ def stream_turn(service: ConversationService, as_json: bool, run, as_dict=chat_j
 
     Ctrl-C stops the reply: what was written is kept and saved, marked stopped."""
     failures: list[ev.TurnFailed] = []
-    started: list[ev.TurnStarted] = []
 
     def emit(event) -> None:
         if isinstance(event, ev.Token) and not as_json:
@@ -74,8 +71,6 @@ def stream_turn(service: ConversationService, as_json: bool, run, as_dict=chat_j
             sys.stdout.flush()
         elif isinstance(event, ev.TurnFailed):
             failures.append(event)
-        elif isinstance(event, ev.TurnStarted):
-            started.append(event)
 
     # The turn runs on a thread of its own so that Ctrl-C, which always lands on the main
     # thread, becomes a clean stop: the engine ends the reply and the service saves it.

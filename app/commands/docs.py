@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 from app.commands.output import print_json
-from app.config import load_settings, setting
+from app.config import check_value, load_settings
 from app.docs import service
 from app.docs.indexer import IndexStopped
-from app.errors import HearthError
 
 
 def run_docs(args) -> int:
@@ -120,8 +119,7 @@ def _ask(args) -> int:
     model = choose_model(args.model, settings)
     conversation = dict(default_conversation_settings(), collections=[args.collection])
     if args.max_tokens is not None:
-        if not setting("max_tokens").valid(args.max_tokens):
-            raise HearthError(f"invalid value {args.max_tokens!r} for --max-tokens: {setting('max_tokens').description}")
+        check_value("max_tokens", args.max_tokens)
         conversation["max_tokens"] = args.max_tokens
     chats = ConversationService(EngineRouter(LocalEngine()))
 

@@ -9,7 +9,6 @@ calculator, which turns it into a cost per million tokens for self-hosting.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -118,7 +117,3 @@ def bench(config: RemoteConfig, model: str, levels: list[int], max_tokens: int, 
 
 def saved_results() -> list[dict]:
     return read_json_rows(paths.engine_bench_file(), "results")
-
-
-def median(values):
-    return statistics.median(values) if values else None

@@ -9,7 +9,6 @@ what addresses a server's models on the command line: ``NAME:MODEL``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app import paths
+from app.addresses import is_loopback
 from app.config import read_json_rows, write_json_atomic
 from app.errors import HearthError
 
@@ -43,13 +43,7 @@ class RemoteConfig:
 
     @property
     def loopback(self) -> bool:
-        host = self.host
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.host)
 
     def allowed_offline(self) -> bool:
         return self.loopback or self.own_network

@@ -8,6 +8,7 @@ disconnect detection and no concurrency worth the name.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 
@@ -77,7 +78,7 @@ def create_app(backend: Backend) -> Guard:
                 piece = await next_piece(task, pieces)
             finished = await finish_of(task)
             if isinstance(finished, ApiError):
-                yield sse({"error": {"message": str(finished), "type": finished.kind, "code": finished.code}})
+                yield stream_error(finished)
                 return
             message, reason = message_of(finished)
             if buffered:
@@ -115,7 +116,7 @@ def create_app(backend: Backend) -> Guard:
                 piece = await next_piece(task, pieces)
             finished = await finish_of(task)
             if isinstance(finished, ApiError):
-                yield sse({"error": {"message": str(finished), "type": finished.kind, "code": finished.code}})
+                yield stream_error(finished)
                 return
             yield chunk("", FINISH.get(finished.stop_reason, "stop"))
             if gen.include_usage:
@@ -169,8 +170,6 @@ def create_app(backend: Backend) -> Guard:
                     empty = dict(block, text="") if block["type"] == "text" else dict(block, input={})
                     yield sse({"type": "content_block_start", "index": index, "content_block": empty},
                               "content_block_start")
-                    import json
-
                     delta = {"type": "text_delta", "text": block["text"]} if block["type"] == "text" else \
                         {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
                     yield sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
@@ -268,6 +267,10 @@ def create_app(backend: Backend) -> Guard:
             return await task
         except ApiError as exc:
             return exc
+
+    def stream_error(exc: ApiError) -> bytes:
+        """A failure after the stream began: the status line is sent, so it comes as an error event."""
+        return sse({"error": {"message": str(exc), "type": exc.kind, "code": exc.code}})
 
     def usage_of(finished) -> dict:
         prompt, completion = finished.stats.get("prompt_tokens", 0), finished.stats.get("completion_tokens", 0)

@@ -7,7 +7,6 @@ invalidates every client at once.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 
 from app import paths
+from app.addresses import is_loopback
 from app.config import write_json_atomic
 from app.errors import HearthError
 
@@ -44,18 +44,12 @@ class ServerConfig:
     def loopback(self) -> bool:
         return is_loopback(self.host)
 
-    def base_url(self) -> str:
+    def base_url(self, port: int | None = None) -> str:
+        """Where a client on this machine reaches the server (``port``: the one actually bound)."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}/v1"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port if port is None else port}/v1"
 
 
 def new_key() -> str:

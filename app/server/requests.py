@@ -6,6 +6,7 @@ Every check raises ``ApiError`` 400 naming the parameter.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from app.server.backend import ApiError
@@ -176,8 +177,6 @@ def anthropic_messages(data: dict, n_ctx: int) -> Generation:
             if kind == "text":
                 texts.append(str(block.get("text", "")))
             elif kind == "tool_use" and m["role"] == "assistant":
-                import json
-
                 calls.append({"id": str(block.get("id", "")), "type": "function",
                               "function": {"name": str(block.get("name", "")),
                                            "arguments": json.dumps(block.get("input", {}))}})

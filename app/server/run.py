@@ -44,10 +44,7 @@ class ApiServer:
 
     @property
     def base_url(self) -> str:
-        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}/v1"
+        return self.config.base_url(self.port)
 
     def run(self) -> None:
         """Serve on this thread until ``stop()`` (or Ctrl-C when this is the main thread)."""
