@@ -27,6 +27,8 @@ def library(qtbot, loopback, gguf_bytes, measured_profile, hearth_home):
     win = open_window(qtbot)
     lib = win.open_library()
     qtbot.waitUntil(lambda: lib.estimator is not None, timeout=60_000)
+    # The installed list is read on the DB lane: with the profile already measured it can come second.
+    qtbot.waitUntil(lambda: lib.table.rowCount() > 0, timeout=10_000)
     yield win, lib
     win.close()
 
