@@ -150,6 +150,22 @@ def capture(out: Path, theme: str) -> Path:
             return
         panel.grab().save(str(out / f"hearth-server-{theme}.png"))
         window.server.stop()
+        panel.close()
+        library = window.open_library()  # then the Discover tab: the catalog with fit and speed
+        library.resize(1250, 700)
+        library.tabs.setCurrentIndex(1)
+        QTimer.singleShot(200, lambda: shoot_library(library))
+
+    def shoot_library(library):
+        if library.estimator is None:  # the first run measures this machine (a few seconds)
+            QTimer.singleShot(200, lambda: shoot_library(library))
+            return
+        library.file_table.selectRow(0)
+        QTimer.singleShot(300, lambda: finish(library))
+
+    def finish(library):
+        library.grab().save(str(out / f"hearth-library-{theme}.png"))
+        library.close()
         window.close()
         app.quit()
 

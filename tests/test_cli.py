@@ -253,3 +253,45 @@ def test_chat_is_saved_and_can_be_continued(hearth_home):
     assert [m["role"] for m in shown["messages"]] == ["user", "assistant", "user", "assistant"]
     assert shown["settings"]["system_prompt"] == "Be brief."  # kept for the next turn
     assert_one_line_error(hearth("chat", "--continue", "999", "hi"), "no conversation with id 999")
+
+
+def test_models_catalog_json_lists_uses_fit_speed_and_moe(hearth_home, measured_profile):
+    import shutil
+
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(measured_profile, hearth_home / "machine-profile.json")  # measured once per session
+    result = hearth("models", "catalog", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = {r["id"]: r for r in data["models"]}
+    assert data["made"] and data["gpu"] is None  # no GPU here: no offload estimate, and it says so in text
+    assert {u for r in rows.values() for u in r["uses"]} == {"coding", "chat", "reasoning", "small",
+                                                              "long-documents", "embedding"}
+    coder = rows["qwen3-coder-30b-a3b-instruct"]
+    assert coder["moe"] == {"total_params": 30_500_000_000, "active_params": 3_300_000_000, "experts": 128,
+                            "experts_used": 8}
+    assert coder["read_bytes_per_token"] < coder["size_bytes"] / 5  # a token reads its active share only
+    assert coder["fit"] in ("fits", "tight", "won't fit") and coder["memory_bytes"] > coder["size_bytes"]
+    assert coder["tokens_per_s"] > 0 and coder["offload"] is None and coder["source"].startswith("https://")
+    assert rows["gpt-oss-20b"]["reasoning"]["style"] == "channel"
+    assert rows["qwen3-embedding-0.6b"]["tokens_per_s"] is None  # embeddings have no generation speed
+    assert all(len(f["sha256"]) == 64 for r in rows.values() for f in r["files"] if f["sha256"])
+    text = hearth("models", "catalog").stdout
+    assert "[MoE, 3.3B active]" in text and "no NVIDIA GPU was found" in text
+
+
+def test_models_list_shows_the_active_parameters_of_an_imported_moe_model(hearth_home, tmp_path,
+                                                                          measured_profile):
+    import shutil
+
+    from tests.library.test_moe_estimates import write_model
+
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(measured_profile, hearth_home / "machine-profile.json")
+    write_model(tmp_path / "tiny-moe.F32.gguf", experts=8, used=2)
+    assert hearth("models", "import", str(tmp_path / "tiny-moe.F32.gguf")).returncode == 0
+    rows = {r["id"]: r for r in json.loads(hearth("models", "list", "--json").stdout)}
+    moe = rows["tiny-moe-f32"]
+    assert moe["moe"]["experts"] == 8 and moe["moe"]["experts_used"] == 2
+    assert moe["read_bytes_per_token"] < moe["size_bytes"] and moe["tokens_per_s"] > 0
+    assert "active)" in hearth("models", "list").stdout

@@ -8,7 +8,7 @@ from app import hardware
 from app.commands.output import print_json
 from app.config import load_settings
 from app.library.fit import fit
-from app.gguf.header import human_bytes
+from app.gguf.header import human_bytes, human_count
 from app.library.registry import ModelRegistry
 from app.library.speed import describe_speed
 
@@ -40,20 +40,31 @@ def run_models(args) -> int:
     return 2
 
 
-def _fit_columns(model, context_length: int, available: int | None) -> dict:
+def _fit_columns(model, context_length: int, available: int | None, profile) -> dict:
+    from app.library.shape import shape_from_header
+
     if model.info is None:
         return {"memory_bytes": None, "fit": None}
     estimate = fit(model.info, context_length, available)
-    return {"memory_bytes": estimate.need_bytes, "fit": estimate.verdict, "fit_context": context_length}
+    shape = shape_from_header(model.info)
+    speed = None
+    if profile is not None and not model.info.is_embedding_model:
+        speed = round(profile.shape_tokens_per_s(shape), 1)
+    return {"memory_bytes": estimate.need_bytes, "fit": estimate.verdict, "fit_context": context_length,
+            "moe": shape.moe.as_dict() if shape.moe else None, "read_bytes_per_token": shape.read_bytes,
+            "tokens_per_s": speed}
 
 
 def _list(registry: ModelRegistry, as_json: bool) -> int:
+    from app.library.speed import machine_profile
+
     context_length = load_settings().context_length
     _total, available = hardware.memory_bytes()
+    profile = machine_profile(measure=False)  # speeds only once measured (the library or `models catalog` do)
     rows = []
     for model in registry.models():
         row = model.as_dict()
-        row.update(_fit_columns(model, context_length, available))
+        row.update(_fit_columns(model, context_length, available, profile))
         rows.append(row)
     if as_json:
         print_json(rows)
@@ -68,7 +79,8 @@ def _list(registry: ModelRegistry, as_json: bool) -> int:
             table.append((row["id"], "-", "-", "-", "-", "-", "-", f"{row['file']}  [unusable: {row['problem']}]"))
             continue
         label = row["id"] + (" (starter)" if row["source"] == "starter" else "")
-        table.append((label, human_bytes(row["size_bytes"]), row["architecture"], row["size_label"],
+        params = row["size_label"] + (f" ({human_count(row['moe']['active_params'])} active)" if row["moe"] else "")
+        table.append((label, human_bytes(row["size_bytes"]), row["architecture"], params,
                       row["quantization"], str(row["context_length"] or "?"),
                       f"{row['fit']} ({human_bytes(row['memory_bytes'])})", row["file"]))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header) - 1)]
@@ -140,18 +152,32 @@ def _catalog(args) -> int:
     rows = []
     for m in catalog.models:
         pick = m.recommended_file(total)
-        estimate = estimator.for_file(pick.size_bytes, pick.quantization, m.purpose == "embedding")
-        rows.append({"id": m.id, "name": m.name, "purpose": m.purpose, "repo": m.repo, "license": m.license,
+        shape = m.shape(pick)
+        estimate = estimator.for_shape(shape, m.is_embedding)
+        offload = estimator.offload(shape, m.is_embedding)
+        rows.append({"id": m.id, "name": m.name, "uses": list(m.uses), "purpose": m.purpose, "repo": m.repo,
+                     "license": m.license, "context_length": m.context_length, "template": m.template,
+                     "reasoning": vars(m.reasoning) if m.reasoning else None,
+                     "moe": m.moe.as_dict() if m.moe else None, "source": m.source,
                      "file": pick.file, "quantization": pick.quantization, "size_bytes": pick.size_bytes,
-                     **_estimate_columns(estimate)})
+                     "sha256": pick.sha256, "read_bytes_per_token": shape.read_bytes,
+                     **_estimate_columns(estimate),
+                     "offload": offload.as_dict() if offload else None,
+                     "files": [{"file": f.file, "quantization": f.quantization, "size_bytes": f.size_bytes,
+                                "sha256": f.sha256, "for_ram_gb": f.for_ram_gb} for f in m.files]})
     if args.json:
-        print_json({"made": catalog.made, "models": rows})
+        print_json({"made": catalog.made, "gpu": estimator.gpu.name if estimator.gpu else None, "models": rows})
         return 0
     print(f"Recommended for this machine (catalog of {catalog.made}); download with: hearth models pull REPO FILE")
-    for r in rows:
-        speed_text = "embedding" if r["purpose"] == "embedding" else describe_speed(r["tokens_per_s"])
-        print(f"  {r['purpose']:9s} {r['name']:28s} {r['quantization']:7s} {human_bytes(r['size_bytes']):>9s} "
-              f"{r['fit']:10s} {speed_text:>12s}  {r['repo']} {r['file']}")
+    for m, r in zip(catalog.models, rows):
+        speed_text = "embedding" if m.is_embedding else describe_speed(r["tokens_per_s"])
+        active = f"  [MoE, {m.moe.active_params / 1e9:.1f}B active]" if m.moe else ""
+        print(f"  {m.purpose:9s} {r['name']:32s} {r['quantization']:7s} {human_bytes(r['size_bytes']):>9s} "
+              f"{r['fit']:10s} {speed_text:>12s}  {r['repo']} {r['file']}{active}")
+        if r["offload"]:
+            print(f"{'':12s}GPU: {estimator.offload(m.shape(m.recommended_file(total))).describe()}")
+    if estimator.gpu is None:
+        print("Speeds are for this machine's CPU; no NVIDIA GPU was found for an offload estimate.")
     return 0
 
 

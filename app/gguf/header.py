@@ -57,6 +57,15 @@ class GGUFInfo:
     tensor_count: int = 0
     parameter_count: int = 0
     tensor_types: dict = field(default_factory=dict, repr=False)
+    # What generating one token reads: every tensor once, except the routed
+    # experts (only expert_used_count of expert_count per layer) and the token
+    # embedding table when a separate output matrix exists (one row per token).
+    tensor_bytes: int = 0
+    expert_bytes: int = 0
+    expert_params: int = 0
+    embedding_bytes: int = 0
+    embedding_params: int = 0
+    has_output_tensor: bool = False
 
     def get(self, key: str, default=None):
         return self.metadata.get(key, default)
@@ -97,6 +106,22 @@ class GGUFInfo:
         if isinstance(label, str) and label:
             return label
         return human_count(self.parameter_count)
+
+    @property
+    def expert_count(self) -> int:
+        value = self.arch_value("expert_count")
+        return int(value) if isinstance(value, int) and value > 0 else 0
+
+    @property
+    def expert_used_count(self) -> int:
+        value = self.arch_value("expert_used_count")
+        if not isinstance(value, int) or value <= 0:
+            return 0
+        return min(int(value), self.expert_count)
+
+    @property
+    def is_moe(self) -> bool:
+        return self.expert_count > 1 and self.expert_used_count > 0 and self.expert_bytes > 0
 
     @property
     def is_embedding_model(self) -> bool:
@@ -267,6 +292,9 @@ def _parse(buf, size: int, path: Path) -> GGUFInfo:
     parameters = 0
     data_end = 0
     tensor_types: dict[int, int] = {}
+    totals = {"tensor_bytes": 0, "expert_bytes": 0, "expert_params": 0, "embedding_bytes": 0,
+              "embedding_params": 0}
+    has_output = False
     for index in range(tensor_count):
         name = cur.string(f"name of tensor {index}")
         n_dims = cur.u32(f"dimensions of {name!r}")
@@ -286,6 +314,15 @@ def _parse(buf, size: int, path: Path) -> GGUFInfo:
             raise GGUFError(f"{shown}: header is corrupt (tensor {name!r} claims {elements} elements)")
         parameters += elements
         tensor_types[ggml_type] = tensor_types.get(ggml_type, 0) + nbytes
+        totals["tensor_bytes"] += nbytes
+        if "_exps." in name:  # routed experts (ffn_{gate,up,down}_exps); shared experts are "_shexp"
+            totals["expert_bytes"] += nbytes
+            totals["expert_params"] += elements
+        elif name == "token_embd.weight":
+            totals["embedding_bytes"] += nbytes
+            totals["embedding_params"] += elements
+        elif name == "output.weight":
+            has_output = True
         data_end = max(data_end, offset + nbytes)
 
     data_start = -(-cur.pos // alignment) * alignment
@@ -298,7 +335,7 @@ def _parse(buf, size: int, path: Path) -> GGUFInfo:
     return GGUFInfo(
         path=path, version=version, file_size=size, metadata=metadata,
         array_lengths=array_lengths, tensor_count=tensor_count,
-        parameter_count=parameters, tensor_types=tensor_types,
+        parameter_count=parameters, tensor_types=tensor_types, has_output_tensor=has_output, **totals,
     )
 
 

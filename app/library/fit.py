@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.gguf.header import GGUFInfo, kv_cache_bytes
+from app.library.shape import ModelShape
 
 RUNTIME_OVERHEAD_BYTES = 120 << 20
 FITS_SHARE = 0.7  # leave room for the OS and the rest of the desktop
@@ -52,20 +53,26 @@ def fit(info: GGUFInfo, n_ctx: int, available_bytes: int | None, n_batch: int = 
     return fit_verdict(need, available_bytes)
 
 
-# Before download there is no header: KV cache bytes per token per parameter, typical of
-# grouped-query models (Llama 3.1 8B: 1.6e-5, Gemma 2 9B: 3.7e-5, Qwen2.5 7B: 0.75e-5).
+# Before download there is no header. The catalog gives the attention shape (layers, KV heads,
+# head size) for an exact KV cache; for other files, KV cache bytes per token per parameter,
+# typical of grouped-query models (Llama 3.1 8B: 1.6e-5, Gemma 2 9B: 3.7e-5, Qwen2.5 7B: 0.75e-5),
+# applied to the active parameters (a mixture-of-experts model's attention is part of those).
 KV_BYTES_PER_PARAM_PER_TOKEN = 2e-5
 VOCAB_GUESS = 150_000
 
 
-def fit_for_file(size_bytes: int, params: int, n_ctx: int, available_bytes: int | None,
-                 gpu_free_bytes: int | None = None, n_batch: int = 512) -> Fit:
-    """The same verdict for a Hub file not yet downloaded, from its size and parameter count.
+def fit_for_shape(shape: ModelShape, n_ctx: int, available_bytes: int | None,
+                  gpu_free_bytes: int | None = None, n_batch: int = 512) -> Fit:
+    """The same verdict for a Hub file not yet downloaded: the whole file (every expert) must be in memory.
 
     With a usable GPU, a model that fits its free memory is judged against that instead.
     """
-    need = (size_bytes + int(params * KV_BYTES_PER_PARAM_PER_TOKEN * n_ctx) + RUNTIME_OVERHEAD_BYTES
-            + VOCAB_GUESS * min(n_batch, n_ctx) * 4)
+    if shape.context_length:
+        n_ctx = min(n_ctx, shape.context_length)
+    kv = shape.kv_bytes(n_ctx)
+    if kv is None:
+        kv = int(shape.active_params * KV_BYTES_PER_PARAM_PER_TOKEN * n_ctx)
+    need = shape.size_bytes + kv + RUNTIME_OVERHEAD_BYTES + VOCAB_GUESS * min(n_batch, n_ctx) * 4
     if gpu_free_bytes and need <= gpu_free_bytes:
         return Fit(need, gpu_free_bytes, "fits (GPU)")
     if available_bytes is None:

@@ -13,6 +13,9 @@ taken once and cached in the data folder, give both:
 
 A file not yet downloaded has no header to read, so its parameter count
 comes from its size and the bits per weight of its quantization type.
+Mixture-of-experts models read only their active experts per token: both
+terms then use the bytes and parameters a token actually touches
+(app/library/shape.py).
 scripts/bench_speed.py checks the estimate against real runs of the starter
 model re-quantized to larger types (figures in README). The memory term
 matters most for the multi-GB models people download; the compute term for
@@ -31,19 +34,13 @@ from pathlib import Path
 
 from app import hardware, paths
 from app.config import write_json_atomic
+from app.library.shape import ModelShape, params_from_size
 
 PROFILE_VERSION = 1
 # The part of copy bandwidth llama.cpp's kernels reach while streaming weights.
 ENGINE_BANDWIDTH_SHARE = 0.85
 _COPY_BYTES = 64 << 20
 _MAX_PROBE_THREADS = 8
-# Average bits per weight of whole files per quantization type (mixes keep some tensors wider).
-BITS_PER_WEIGHT = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q5_K_S": 5.5,
-    "Q5_1": 6.0, "Q5_0": 5.5, "Q4_K_M": 4.85, "Q4_K_S": 4.6, "Q4_1": 5.0, "Q4_0": 4.5, "IQ4_XS": 4.25,
-    "IQ4_NL": 4.5, "Q3_K_L": 4.3, "Q3_K_M": 3.9, "Q3_K_S": 3.5, "IQ3_M": 3.7, "IQ3_XS": 3.3,
-    "IQ3_XXS": 3.1, "Q2_K": 2.96, "IQ2_M": 2.7, "IQ2_XS": 2.3, "IQ2_XXS": 2.06, "IQ1_M": 1.75, "IQ1_S": 1.56,
-}
 
 
 @dataclass
@@ -60,13 +57,23 @@ class MachineProfile:
     def seconds_per_param(self) -> float:
         return 1.0 / self.starter_tps / self.starter_params
 
+    @property
+    def engine_bandwidth(self) -> float:
+        """Bytes per second the engine streams weights from memory."""
+        return self.bandwidth_gbs * 1e9 * ENGINE_BANDWIDTH_SHARE
+
     def tokens_per_s(self, model_bytes: int, quantization: str | None = None, params: int | None = None) -> float:
-        """Estimated generation speed for a file of ``model_bytes`` (parameters from the header when known)."""
+        """Estimated generation speed of a dense file of ``model_bytes`` (parameters from the header when known)."""
         if params is None:
-            params = int(model_bytes * 8 / BITS_PER_WEIGHT.get((quantization or "").upper(), 5.0))
-        memory_s = model_bytes / (self.bandwidth_gbs * 1e9 * ENGINE_BANDWIDTH_SHARE)
-        compute_s = params * self.seconds_per_param
-        return 1.0 / max(memory_s, compute_s)
+            params = params_from_size(model_bytes, quantization)
+        return self.cpu_seconds_per_token(model_bytes, params) ** -1
+
+    def shape_tokens_per_s(self, shape: ModelShape) -> float:
+        """The same for any model: only the weights a token reads count, which for MoE is a fraction of the file."""
+        return self.cpu_seconds_per_token(shape.read_bytes, shape.active_params) ** -1
+
+    def cpu_seconds_per_token(self, read_bytes: float, active_params: float) -> float:
+        return max(read_bytes / self.engine_bandwidth, active_params * self.seconds_per_param)
 
 
 def describe_speed(tps: float | None) -> str:

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.errors import HearthError
 from app.gguf.header import human_bytes
 from app.library import download_queue as dq
-from app.library.catalog import CatalogModel, Estimator, load_catalog
+from app.library.catalog import USE_LABELS, CatalogModel, Estimator, load_catalog
 from app.library.hub import GGUFFile
 from app.library.registry import InstalledModel, ModelRegistry
 from app.library.speed import describe_speed
@@ -114,6 +114,7 @@ class LibraryWindow(QDialog):
         self.catalog = load_catalog()
         self.files: list[GGUFFile] = []
         self.files_are_embedding = False  # embedding models have no generation speed to show
+        self.files_model: CatalogModel | None = None  # the catalog entry the files come from, for its MoE shape
         self.current_repo: str | None = None
         self.rows: dict[int, DownloadRow] = {}
         self._retry = None
@@ -380,9 +381,10 @@ class LibraryWindow(QDialog):
     def show_catalog(self) -> None:
         self.results.clear()
         for m in self.catalog.models:
-            item = QListWidgetItem(f"★ {m.name} · {m.purpose}")
+            moe = " · MoE" if m.moe else ""  # every use is in the details and the tooltip
+            item = QListWidgetItem(f"★ {m.name} · {USE_LABELS[m.purpose]}{moe}")
             item.setData(Qt.UserRole, m)
-            item.setToolTip(m.why)
+            item.setToolTip(f"{m.why}\n{m.uses_label()}")
             self.results.addItem(item)
         self.results.setCurrentRow(0)
 
@@ -423,12 +425,14 @@ class LibraryWindow(QDialog):
         data = item.data(Qt.UserRole)
         if isinstance(data, CatalogModel):
             self.current_repo = data.repo
-            self.details.setText(f"{data.name} ({data.purpose}) · {data.repo} · license {data.license}\n{data.why}"
-                                 f"\nCatalog of {self.catalog.made}.")
-            self.files = [GGUFFile(f.file, f.quantization, f.size_bytes, [f.file], [None]) for f in data.files]
-            self.files_are_embedding = data.purpose == "embedding"
+            self.details.setText(f"{data.name} · {data.repo}\n{data.why}\n{data.facts()}"
+                                 f"\nCatalog of {self.catalog.made}; checked against {data.source}")
+            self.files = [GGUFFile(f.file, f.quantization, f.size_bytes, [f.file], [f.sha256]) for f in data.files]
+            self.files_are_embedding = data.is_embedding
+            self.files_model = data
             self._show_files()
             return
+        self.files_model = None
         self.current_repo = data
         self.details.setText(f"{data}: loading…")
         self.files = []
@@ -455,19 +459,42 @@ class LibraryWindow(QDialog):
     def _show_files(self) -> None:
         self.file_table.setRowCount(len(self.files))
         for r, f in enumerate(self.files):
-            estimate = self.estimator.for_file(f.size, f.quantization, self.files_are_embedding) \
-                if self.estimator else None
+            shape = self._shape(f)
+            estimate = self.estimator.for_shape(shape, self.files_are_embedding) if self.estimator else None
+            offload = self.estimator.offload(shape, self.files_are_embedding) if self.estimator else None
             parts = f" ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
+            speed = ("embedding model" if self.files_are_embedding else
+                     describe_speed(estimate.tokens_per_s)) if estimate else "…"
+            if shape.moe and estimate and not self.files_are_embedding:
+                speed += f" (MoE: {human_bytes(shape.read_bytes)} read per token)"
             values = [f.quantization, human_bytes(f.size),
-                      estimate.fit.describe() if estimate else "…",
-                      ("embedding model" if self.files_are_embedding else
-                       describe_speed(estimate.tokens_per_s)) if estimate else "…",
-                      f.name + parts]
+                      estimate.fit.describe() if estimate else "…", speed, f.name + parts]
             for c, value in enumerate(values):
-                self.file_table.setItem(r, c, table_item(value))
+                item = table_item(value)
+                if c == 3:
+                    item.setToolTip(self._speed_note(shape, offload))
+                self.file_table.setItem(r, c, item)
         self.file_table.resizeColumnsToContents()
         if self.files:
             self.file_table.selectRow(0)
+
+    def _shape(self, f: GGUFFile):
+        from app.library.shape import shape_for_file
+
+        model = self.files_model
+        match = next((c for c in model.files if c.file == f.name), None) if model else None
+        return model.shape(match) if match else shape_for_file(f.size, f.quantization)
+
+    @staticmethod
+    def _speed_note(shape, offload) -> str:
+        lines = ["Generation speed on this machine's CPU, estimated from its memory bandwidth and the bytes "
+                 "each token reads."]
+        if shape.moe:
+            lines.append(f"{shape.moe.describe()}: a token reads {human_bytes(shape.read_bytes)} of the "
+                         f"{human_bytes(shape.size_bytes)} file, while memory must hold all of it.")
+        if offload:
+            lines.append(f"GPU: {offload.describe()}.")
+        return "\n".join(lines)
 
     def download_selected(self) -> None:
         row = self.file_table.currentRow()

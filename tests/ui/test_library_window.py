@@ -66,8 +66,17 @@ def test_catalog_is_shown_with_fit_and_speed_before_any_search(qtbot, library, l
     _win, lib = library
     assert lib.results.count() == len(lib.catalog.models)
     assert "★" in lib.results.item(0).text()
+    first = lib.catalog.models[0]
+    assert first.moe is not None and "MoE" in lib.results.item(0).text()  # a mixture-of-experts model leads
     speed = cell(lib.file_table, 0, 3)
-    assert speed.endswith("tok/s") and cell(lib.file_table, 0, 2).startswith(("fits", "tight", "won't fit"))
+    assert "tok/s" in speed and "read per token" in speed
+    assert cell(lib.file_table, 0, 2).startswith(("fits", "tight", "won't fit"))
+    assert "active per token" in lib.details.text() and "checked against https://huggingface.co/" in lib.details.text()
+    assert "while memory must hold all of it" in lib.file_table.item(0, 3).toolTip()
+    dense = next(r for r in range(lib.results.count()) if "MoE" not in lib.results.item(r).text()
+                 and "embeddings" not in lib.results.item(r).text())
+    lib.results.setCurrentRow(dense)
+    assert cell(lib.file_table, 0, 3).endswith("tok/s")
     assert loopback.requests == []  # the catalog is local data: no request until the user searches
 
 
