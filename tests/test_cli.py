@@ -295,3 +295,23 @@ def test_models_list_shows_the_active_parameters_of_an_imported_moe_model(hearth
     assert moe["moe"]["experts"] == 8 and moe["moe"]["experts_used"] == 2
     assert moe["read_bytes_per_token"] < moe["size_bytes"] and moe["tokens_per_s"] > 0
     assert "active)" in hearth("models", "list").stdout
+
+
+def test_a_display_no_platform_can_use_is_one_line():
+    """X11 named but unreachable, and no Wayland: Qt would abort with a screenful; Hearth says it in one line."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60,
+                            env=dict(env, PYTHONPATH=str(ROOT), DISPLAY=":97"), cwd=ROOT)
+    assert_one_line_error(result, "could not open a window", "X11 (xcb) nor Wayland")
+
+
+def test_the_window_falls_back_to_the_next_platform_and_says_so(hearth_home, tmp_path):
+    """The first platform cannot start (an unreachable X display); Qt moves on to the next and Hearth says so."""
+    probe = tmp_path / "shown"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DISPLAY=":97", QT_QPA_PLATFORM="xcb;offscreen",
+               HEARTH_STARTUP_PROBE=str(probe))
+    result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60, env=env,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert probe.read_text()  # the window was shown
+    assert result.stderr.strip() == "hearth: the X11 (xcb) display could not start; using offscreen instead"

@@ -39,6 +39,8 @@ class ModelProgress:
 class ModelReady:
     model_id: str
     n_ctx: int
+    backend: str = ""
+    gpu_layers: int = 0
 
 
 @dataclass

@@ -226,7 +226,7 @@ class ConversationService:
             failed = ev.ModelFailed(target.model_id, ev.LOAD if exc.kind == base.LOAD else ev.CRASH, str(exc))
             emit(failed)
             return failed
-        emit(ev.ModelReady(target.model_id, loaded.n_ctx))
+        emit(ev.ModelReady(target.model_id, loaded.n_ctx, loaded.backend, loaded.gpu_layers))
         return loaded
 
     def _turn(self, conversation_id, text, edit_from, model, settings, conversation_settings, emit,

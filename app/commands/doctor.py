@@ -9,6 +9,7 @@ import sys
 from app import __version__, hardware, paths
 from app.commands.output import print_json
 from app.engine.client import Engine, EngineError
+from app.engine.gpu import backend_name
 from app.engine.params import default_threads
 from app.gguf.header import human_bytes
 from app.library.registry import starter_model_path
@@ -41,9 +42,11 @@ def collect() -> dict:
         with Engine() as engine:
             ready = engine.start()
         report["llama_cpp"] = {"version": ready.llama_cpp_version, "gpu_offload": ready.gpu_offload,
+                               "backend": backend_name(ready.system_info, ready.gpu_offload),
                                "system_info": ready.system_info, "error": None}
     except EngineError as exc:
-        report["llama_cpp"] = {"version": None, "gpu_offload": False, "system_info": "", "error": str(exc)}
+        report["llama_cpp"] = {"version": None, "gpu_offload": False, "backend": None, "system_info": "",
+                               "error": str(exc)}
     return report
 
 
@@ -66,6 +69,7 @@ def run_doctor(args) -> int:
     else:
         offload = "supported" if llama["gpu_offload"] else "not in this build (CPU only; see README for GPU builds)"
         lines.append(f"llama.cpp    {llama['version']}, GPU offload {offload}")
+        lines.append(f"Backend      {llama['backend']}" + (" (a CPU build)" if llama["backend"] == "CPU" else ""))
         lines.append(f"             {llama['system_info']}")
     for gpu in report["gpus"]:
         lines.append(f"GPU          {gpu['name']}: {_b(gpu['memory_free'])} free of {_b(gpu['memory_total'])}")

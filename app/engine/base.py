@@ -75,6 +75,7 @@ class LoadedModel:
     model_id: str
     n_ctx: int  # the context actually allocated (may be below what was asked: the model's training length)
     gpu_layers: int = 0
+    backend: str = ""  # "CPU", "CUDA", "Metal"…: what the engine runs on, for the picker's tooltip
 
 
 class ReplyStream(Protocol):

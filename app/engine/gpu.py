@@ -19,6 +19,21 @@ GPU_OVERHEAD_BYTES = 600 << 20
 ALL_LAYERS = -1
 
 
+# The names llama.cpp's system info gives the GPU backends a build was compiled with.
+_BACKENDS = (("CUDA", "CUDA"), ("METAL", "Metal"), ("VULKAN", "Vulkan"), ("HIP", "ROCm"), ("SYCL", "SYCL"))
+
+
+def backend_name(system_info: str, gpu_offload: bool) -> str:
+    """Which backend this llama.cpp build runs on: "CPU", or the GPU backend it was built with."""
+    if gpu_offload:
+        upper = system_info.upper()
+        for token, name in _BACKENDS:
+            if f"{token} :" in upper or f"{token}:" in upper:
+                return name
+        return "GPU"
+    return "CPU"
+
+
 def resolve_gpu_layers(setting: int | str, info: GGUFInfo, n_ctx: int, offload_supported: bool) -> int:
     if not offload_supported:
         return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.engine.base import ChatEngine, LoadedModel, ModelTarget
 from app.engine.client import ChatStream, Engine
+from app.engine.gpu import backend_name
 from app.engine.params import load_request
 
 
@@ -34,7 +35,9 @@ class LocalEngine(ChatEngine):
     def ensure_loaded(self, target: ModelTarget, on_progress=None) -> LoadedModel:
         loaded = self.worker.ensure_loaded(self._request(target), on_progress=on_progress)
         self._model_id = target.model_id
-        return LoadedModel(target.model_id, loaded.n_ctx, loaded.n_gpu_layers)
+        ready = self.worker.ready
+        backend = backend_name(ready.system_info, ready.gpu_offload) if ready else ""
+        return LoadedModel(target.model_id, loaded.n_ctx, loaded.n_gpu_layers, backend)
 
     def chat(self, messages: list[dict], **sampling) -> ChatStream:
         return self.worker.chat(messages, **sampling)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
 
 from app.config import load_settings
 from app.errors import HearthError
@@ -11,8 +13,6 @@ from app.chats.service import choose_model
 
 
 def run_gui(argv: list[str] | None = None) -> int:
-    import os
-
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         # Qt would abort with its own fatal message; say what to do instead.
@@ -21,10 +21,28 @@ def run_gui(argv: list[str] | None = None) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication, QMessageBox
 
+    platforms = choose_platforms()
+    _install_qt_messages()
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    if platforms and app.platformName() != platforms[0]:
+        print(f"hearth: the {_PLATFORM_NAMES.get(platforms[0], platforms[0])} display could not start; "
+              f"using {_PLATFORM_NAMES.get(app.platformName(), app.platformName())} instead", file=sys.stderr)
     app.setApplicationName("Hearth")
+    app.setDesktopFileName("hearth")  # Wayland matches the window to hearth.desktop (its icon and name)
+    from app.resources import resource
+    from app.ui.qt import QIcon
+
+    app.setWindowIcon(QIcon(str(resource("icons", "hearth-256.png"))))
     # Let Ctrl-C in the terminal close the app instead of being swallowed by Qt's loop.
+    # Ctrl-C in the terminal and SIGTERM (a session ending, `kill`) close the app as the window's Quit does.
+    # Python runs signal handlers only between bytecodes: a slow no-op timer lets it in while Qt waits.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    from app.ui.qt import QTimer
+
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
     settings = load_settings()
     try:
         model = choose_model(None, settings)  # an installed model, or ENGINE:MODEL on a team's server
@@ -33,4 +51,59 @@ def run_gui(argv: list[str] | None = None) -> int:
         return 1
     window = MainWindow(settings, model)
     window.show()
+    probe = os.environ.get("HEARTH_STARTUP_PROBE")
+    if probe:  # scripts/bench_package.py: when the window is shown and the event loop runs, note it and quit
+        from app.ui.qt import QTimer
+
+        def shown():
+            with open(probe, "w", encoding="utf-8") as handle:
+                handle.write(repr(time.monotonic()))
+            app.quit()
+        QTimer.singleShot(0, shown)
     return app.exec()
+
+
+_PLATFORM_NAMES = {"xcb": "X11 (xcb)", "wayland": "Wayland", "offscreen": "offscreen"}
+
+
+def choose_platforms() -> list[str]:
+    """Qt's platform plugins to try, in order: the session's own first, then the other.
+
+    Qt tries each name of a semicolon-separated QT_QPA_PLATFORM in turn; a
+    user's own setting is left alone.
+    """
+    import os
+
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return [p for p in os.environ["QT_QPA_PLATFORM"].split(";") if p]
+    if not sys.platform.startswith("linux"):
+        return []
+    order = ["wayland", "xcb"] if os.environ.get("WAYLAND_DISPLAY") else ["xcb", "wayland"]
+    os.environ["QT_QPA_PLATFORM"] = ";".join(order)
+    return order
+
+
+def _install_qt_messages() -> None:
+    """Qt's own messages go to the log; when no platform can start, one line instead of Qt's abort."""
+    import logging
+    import os
+
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    log = logging.getLogger("qt")
+
+    def handler(kind, _context, message):
+        if kind == QtMsgType.QtFatalMsg:
+            if "platform plugin" in message:
+                tried = os.environ.get("QT_QPA_PLATFORM", "")
+                names = " nor ".join(_PLATFORM_NAMES.get(p, p) for p in tried.split(";") if p) or "any display"
+                sys.stderr.write(f"hearth: could not open a window: neither {names} could start on this display "
+                                 "(QT_DEBUG_PLUGINS=1 shows why); the command line works: hearth --help\n")
+            else:
+                sys.stderr.write(f"hearth: Qt stopped: {message.splitlines()[0] if message else 'fatal error'}\n")
+            sys.stderr.flush()
+            os._exit(1)
+        log.warning("%s", message) if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg) else \
+            log.debug("%s", message)
+
+    qInstallMessageHandler(handler)

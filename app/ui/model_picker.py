@@ -52,6 +52,18 @@ class ModelPicker(QWidget):
     def set_state(self, text: str) -> None:
         self.state.setText(text)
 
+    def set_backend(self, backend: str, gpu_layers: int) -> None:
+        """Say in the tooltip what the loaded model runs on (CPU, CUDA, Metal, or a team's server)."""
+        if not backend:
+            where = "a remote server"
+        elif backend == "CPU":
+            where = "the CPU (this llama.cpp is a CPU build; README: GPU builds)"
+        else:
+            where = f"{backend}, {'all' if gpu_layers < 0 else gpu_layers} layers on the GPU"
+        text = f"The model that answers. Runs on {where}."
+        self.combo.setToolTip(text)
+        self.state.setToolTip(text)
+
     def _activated(self, index: int) -> None:
         if 0 <= index < len(self.models):
             self.chosen.emit(self.models[index])

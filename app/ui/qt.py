@@ -2,7 +2,8 @@
 
 from PySide6.QtCore import QFileSystemWatcher, QMimeData, QObject, QPoint, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
 from PySide6.QtGui import (  # noqa: F401
-    QAction, QDesktopServices, QDropEvent, QFont, QFontDatabase, QGuiApplication, QKeySequence, QPalette, QShortcut,
+    QAction, QDesktopServices, QDropEvent, QFont, QFontDatabase, QGuiApplication, QIcon, QKeySequence, QPalette,
+    QShortcut,
     QTextCursor, QTextOption,
 )
 from PySide6.QtWidgets import (  # noqa: F401

@@ -54,6 +54,7 @@ class ReplyPresenter(QObject):
         elif isinstance(event, ev.ModelReady):
             self.window._ready = True
             self.window.picker.set_state("Ready")
+            self.window.picker.set_backend(event.backend, event.gpu_layers)
             self.window.statusBar().showMessage(f"Model ready: {event.model_id}", 5000)
         elif isinstance(event, ev.ModelFailed):
             self.window._ready = False
