@@ -139,7 +139,7 @@ def human_count(n: int) -> str:
 
 
 def quantization_name(info: GGUFInfo) -> str:
-    from gguf.constants import GGMLQuantizationType, LlamaFileType
+    from app.gguf.constants import GGMLQuantizationType, LlamaFileType
 
     file_type = info.metadata.get("general.file_type")
     if isinstance(file_type, int):
@@ -252,7 +252,7 @@ def read_gguf(path: str | os.PathLike) -> GGUFInfo:
 
 
 def _parse(buf, size: int, path: Path) -> GGUFInfo:
-    from gguf.constants import GGML_QUANT_SIZES
+    from app.gguf.constants import GGML_QUANT_SIZES
 
     shown = path.name
     cur = _Cursor(buf, size, shown)
