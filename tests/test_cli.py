@@ -298,11 +298,24 @@ def test_models_list_shows_the_active_parameters_of_an_imported_moe_model(hearth
 
 
 def test_a_display_no_platform_can_use_is_one_line():
-    """X11 named but unreachable, and no Wayland: Qt would abort with a screenful; Hearth says it in one line."""
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    """X11 named but unreachable: Qt would abort with a screenful; Hearth says it in one line."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "XDG_RUNTIME_DIR")}
     result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60,
                             env=dict(env, PYTHONPATH=str(ROOT), DISPLAY=":97"), cwd=ROOT)
-    assert_one_line_error(result, "could not open a window", "X11 (xcb) nor Wayland")
+    assert_one_line_error(result, "could not open a window", "X11 (xcb) could not start")
+
+
+
+def test_when_neither_x11_nor_wayland_starts_both_are_named_in_one_line(tmp_path):
+    """An unreachable X display and a Wayland socket that answers nothing: both tried, one line."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    (runtime / "wayland-0").write_text("")  # where a compositor's socket would be; nothing listens
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, timeout=60,
+                            env=dict(env, PYTHONPATH=str(ROOT), DISPLAY=":97", XDG_RUNTIME_DIR=str(runtime)),
+                            cwd=ROOT)
+    assert_one_line_error(result, "could not open a window", "neither X11 (xcb) nor Wayland could start")
 
 
 def test_the_window_falls_back_to_the_next_platform_and_says_so(hearth_home, tmp_path):

@@ -78,8 +78,15 @@ def choose_platforms() -> list[str]:
         return [p for p in os.environ["QT_QPA_PLATFORM"].split(";") if p]
     if not sys.platform.startswith("linux"):
         return []
-    order = ["wayland", "xcb"] if os.environ.get("WAYLAND_DISPLAY") else ["xcb", "wayland"]
-    os.environ["QT_QPA_PLATFORM"] = ";".join(order)
+    # Only displays that exist: asking Wayland's library for a missing one prints its own error line.
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    wayland = bool(os.environ.get("WAYLAND_DISPLAY")) or bool(runtime and os.path.exists(os.path.join(runtime, "wayland-0")))
+    x11 = bool(os.environ.get("DISPLAY"))
+    order = (["wayland"] if wayland else []) + (["xcb"] if x11 else [])
+    if x11 and not os.environ.get("WAYLAND_DISPLAY"):
+        order.sort(key=lambda p: p != "xcb")  # an X11 session: X11 first, Wayland as the fallback
+    if order:
+        os.environ["QT_QPA_PLATFORM"] = ";".join(order)
     return order
 
 
@@ -96,8 +103,9 @@ def _install_qt_messages() -> None:
         if kind == QtMsgType.QtFatalMsg:
             if "platform plugin" in message:
                 tried = os.environ.get("QT_QPA_PLATFORM", "")
-                names = " nor ".join(_PLATFORM_NAMES.get(p, p) for p in tried.split(";") if p) or "any display"
-                sys.stderr.write(f"hearth: could not open a window: neither {names} could start on this display "
+                names = [_PLATFORM_NAMES.get(p, p) for p in tried.split(";") if p] or ["any display"]
+                what = f"neither {' nor '.join(names)} could start" if len(names) > 1 else f"{names[0]} could not start"
+                sys.stderr.write(f"hearth: could not open a window: {what} on this display "
                                  "(QT_DEBUG_PLUGINS=1 shows why); the command line works: hearth --help\n")
             else:
                 sys.stderr.write(f"hearth: Qt stopped: {message.splitlines()[0] if message else 'fatal error'}\n")
