@@ -55,14 +55,19 @@ def main() -> int:
         quantize(starter, files[name], ftype)
     print(f"{'file':16} {'size':>10} {'estimate':>10} {'measured':>10} {'ratio':>7}   (estimate from size + type only)")
     ratios = []
+    from app.library.shape import params_of_model, shape_for_file
+
+    model_params = params_of_model([(path.stat().st_size, name.split()[0]) for name, path in files.items()])
     for name, path in files.items():
         measured = statistics.median(speed.measure_starter(path, profile.threads) for _ in range(args.rounds))
         quant = name.split()[0]
         estimate = profile.tokens_per_s(path.stat().st_size, quant)
         ratios.append(estimate / measured)
         from_header = profile.shape_tokens_per_s(shape_from_header(read_gguf(path)))
+        one_count = profile.shape_tokens_per_s(shape_for_file(path.stat().st_size, quant, params=model_params))
         print(f"{name:16} {human_bytes(path.stat().st_size):>10} {estimate:>8.1f}/s {measured:>8.1f}/s "
-              f"{estimate / measured:>7.2f}   (from the header's shape: {from_header / measured:.2f})")
+              f"{estimate / measured:>7.2f}   (one parameter count for the model: {one_count / measured:.2f}; "
+              f"from the header's shape: {from_header / measured:.2f})")
     print(f"estimate / measured: worst {max(ratios, key=lambda r: abs(r - 1)):.2f} (1.00 is exact)")
     return 0
 

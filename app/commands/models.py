@@ -108,7 +108,10 @@ def _files(args) -> int:
 
     details = hub.repo_details(args.repo, offline=load_settings().offline)
     estimator = _estimator()
-    estimates = [estimator.for_file(f.size, f.quantization) for f in details.files]
+    from app.library.shape import params_of_model
+
+    params = params_of_model([(f.size, f.quantization) for f in details.files])  # one model, many quantizations
+    estimates = [estimator.for_file(f.size, f.quantization, params=params) for f in details.files]
     if args.json:
         print_json({"id": details.id, "license": details.license, "description": details.description,
                     "downloads": details.downloads, "likes": details.likes,

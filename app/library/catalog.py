@@ -20,7 +20,7 @@ from app import hardware
 from app.errors import HearthError
 from app.library.fit import Fit, fit_for_shape
 from app.library.offload import GPU, OffloadPlan, plan_offload
-from app.library.shape import MoE, ModelShape, shape_for_file
+from app.library.shape import MoE, ModelShape, params_of_model, shape_for_file
 from app.library.speed import MachineProfile, describe_speed
 from app.resources import resource
 
@@ -91,7 +91,9 @@ class CatalogModel:
         return max(suitable, key=lambda f: f.size_bytes) if suitable else min(self.files, key=lambda f: f.size_bytes)
 
     def shape(self, file: CatalogFile) -> ModelShape:
-        return shape_for_file(file.size_bytes, file.quantization, self.moe, self.attention, self.context_length)
+        params = params_of_model([(f.size_bytes, f.quantization) for f in self.files])
+        return shape_for_file(file.size_bytes, file.quantization, self.moe, self.attention, self.context_length,
+                              params)
 
     def facts(self) -> str:
         """One line for the Discover tab: uses, context, template, reasoning and MoE shape."""
@@ -166,9 +168,10 @@ class Estimator:
     def gpu_free(self) -> int | None:
         return self.gpu.free_bytes if self.gpu else None
 
-    def for_file(self, size_bytes: int, quantization: str, embedding: bool = False) -> FileEstimate:
-        """A Hub file known only by its size and quantization, taken as a dense model."""
-        return self.for_shape(shape_for_file(size_bytes, quantization), embedding)
+    def for_file(self, size_bytes: int, quantization: str, embedding: bool = False,
+                 params: int | None = None) -> FileEstimate:
+        """A Hub file known only by its size and quantization (and its repository's parameter count)."""
+        return self.for_shape(shape_for_file(size_bytes, quantization, params=params), embedding)
 
     def for_shape(self, shape: ModelShape, embedding: bool = False) -> FileEstimate:
         estimate = fit_for_shape(shape, self.n_ctx, self.available, self.gpu_free)

@@ -34,6 +34,17 @@ def params_from_size(size_bytes: int, quantization: str | None) -> int:
     return int(size_bytes * 8 / BITS_PER_WEIGHT.get((quantization or "").upper(), 5.0))
 
 
+def params_of_model(files: list[tuple[int, str | None]]) -> int | None:
+    """One parameter count for every quantization of one model: the median of what each file implies.
+
+    Each file's own guess errs differently (small models keep their embeddings at 8 bits in every
+    quantization), and per-file guesses made a Q8_0 look faster than the Q4 of the same model.
+    With one count the compute term is shared and speed falls as files grow, as it does when run.
+    """
+    guesses = sorted(params_from_size(size, quant) for size, quant in files if size)
+    return guesses[len(guesses) // 2] if guesses else None
+
+
 @dataclass(frozen=True)
 class MoE:
     total_params: int
@@ -102,14 +113,15 @@ def shape_from_header(info: GGUFInfo) -> ModelShape:
 
 
 def shape_for_file(size_bytes: int, quantization: str | None, moe: MoE | None = None,
-                   attention: dict | None = None, context_length: int | None = None) -> ModelShape:
+                   attention: dict | None = None, context_length: int | None = None,
+                   params: int | None = None) -> ModelShape:
     """The same shape before download: from the file size, its quantization and the catalog's fields."""
     layers = kv = None
     if attention:
         layers = attention["layers"]
         kv = layers * attention["kv_heads"] * attention["head_dim"] * 2 * 2
     if moe is None:
-        params = params_from_size(size_bytes, quantization)
+        params = params or params_from_size(size_bytes, quantization)
         return ModelShape(size_bytes, params, params, size_bytes, 0, 0, layers, kv, context_length)
     # total = shared + all experts; active = shared + all experts x used/experts
     used_share = moe.experts_used / moe.experts

@@ -479,11 +479,14 @@ class LibraryWindow(QDialog):
             self.file_table.selectRow(0)
 
     def _shape(self, f: GGUFFile):
-        from app.library.shape import shape_for_file
+        from app.library.shape import params_of_model, shape_for_file
 
         model = self.files_model
         match = next((c for c in model.files if c.file == f.name), None) if model else None
-        return model.shape(match) if match else shape_for_file(f.size, f.quantization)
+        if match:
+            return model.shape(match)
+        params = params_of_model([(g.size, g.quantization) for g in self.files])  # one repository, one model
+        return shape_for_file(f.size, f.quantization, params=params)
 
     @staticmethod
     def _speed_note(shape, offload) -> str:

@@ -174,3 +174,18 @@ def test_estimator_offers_offload_only_with_a_gpu():
     assert e.offload(shape) is None  # no layer count from a size alone: no split to estimate
     dense = shape_for_file(8_000_000_000, "Q4_K_M", attention={"layers": 32, "kv_heads": 8, "head_dim": 128})
     assert 0 < e.offload(dense).layers_on_gpu < 32
+
+
+def test_speed_falls_as_files_of_one_model_grow():
+    """The starter's own quantizations, by size and type alone: per-file guesses once put Q8_0 ahead of Q4_1."""
+    from app.library.shape import params_of_model
+
+    p = profile(bandwidth_gbs=14.0, starter_tps=70.0)
+    files = [(98_400_000, "Q4_1"), (144_800_000, "Q8_0"), (270_900_000, "F16")]
+    assert p.tokens_per_s(144_800_000, "Q8_0") > p.tokens_per_s(98_400_000, "Q4_1")  # the old, wrong order
+    params = params_of_model(files)
+    speeds = [p.shape_tokens_per_s(shape_for_file(size, quant, params=params)) for size, quant in files]
+    assert speeds == sorted(speeds, reverse=True) and speeds[0] > speeds[-1]
+    e = Estimator(4096, p)
+    assert e.for_file(98_400_000, "Q4_1", params=params).tokens_per_s >= \
+        e.for_file(144_800_000, "Q8_0", params=params).tokens_per_s
