@@ -69,11 +69,18 @@ def tree_size(path: Path) -> int:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def install_desktop_files(share: Path) -> None:
+    """The menu entry and its icon in every hicolor size, under a ``share`` folder (XDG layout)."""
+    (share / "applications").mkdir(parents=True)
+    shutil.copy(ROOT / "packaging" / "linux" / "hearth.desktop", share / "applications")
+    for size in ICON_SIZES:
+        folder = share / "icons" / "hicolor" / f"{size}x{size}" / "apps"
+        folder.mkdir(parents=True)
+        shutil.copy(ROOT / "resources" / "icons" / f"hearth-{size}.png", folder / "hearth.png")
 
 
 def components(onedir: Path) -> dict[str, int]:
@@ -105,13 +112,7 @@ def make_tarball(onedir: Path, ver: str) -> Path:
     shutil.copytree(onedir, stage / "lib" / "hearth", symlinks=True)
     (stage / "hearth").write_text(launcher_text())
     (stage / "hearth").chmod(0o755)
-    share = stage / "share"
-    (share / "applications").mkdir(parents=True)
-    shutil.copy(ROOT / "packaging" / "linux" / "hearth.desktop", share / "applications")
-    for size in ICON_SIZES:
-        folder = share / "icons" / "hicolor" / f"{size}x{size}" / "apps"
-        folder.mkdir(parents=True)
-        shutil.copy(ROOT / "resources" / "icons" / f"hearth-{size}.png", folder / "hearth.png")
+    install_desktop_files(stage / "share")
     target = DIST / f"{top}-linux-{platform.machine()}.tar.gz"
     with tarfile.open(target, "w:gz", compresslevel=6) as tar:
         tar.add(stage, arcname=top)  # symlinks stay symlinks: the reason this is a tar, not a zip
@@ -129,14 +130,9 @@ def make_deb(onedir: Path, ver: str) -> Path:
     (stage / "usr" / "bin").mkdir(parents=True)
     (stage / "usr" / "bin" / "hearth").symlink_to("/opt/hearth/hearth")
     share = stage / "usr" / "share"
-    (share / "applications").mkdir(parents=True)
-    shutil.copy(ROOT / "packaging" / "linux" / "hearth.desktop", share / "applications")
+    install_desktop_files(share)
     (share / "metainfo").mkdir(parents=True)
     shutil.copy(ROOT / "packaging" / "linux" / "app.hearth.Hearth.metainfo.xml", share / "metainfo")
-    for size in ICON_SIZES:
-        folder = share / "icons" / "hicolor" / f"{size}x{size}" / "apps"
-        folder.mkdir(parents=True)
-        shutil.copy(ROOT / "resources" / "icons" / f"hearth-{size}.png", folder / "hearth.png")
     (share / "icons" / "hicolor" / "scalable" / "apps").mkdir(parents=True)
     shutil.copy(ROOT / "resources" / "icons" / "hearth.svg", share / "icons" / "hicolor" / "scalable" / "apps")
     (share / "doc" / "hearth").mkdir(parents=True)

@@ -152,12 +152,13 @@ def _catalog(args) -> int:
     catalog = load_catalog()
     total, _available = hardware.memory_bytes()
     estimator = _estimator()
-    rows = []
+    rows, plans = [], []
     for m in catalog.models:
         pick = m.recommended_file(total)
         shape = m.shape(pick)
         estimate = estimator.for_shape(shape, m.is_embedding)
         offload = estimator.offload(shape, m.is_embedding)
+        plans.append(offload)
         rows.append({"id": m.id, "name": m.name, "uses": list(m.uses), "purpose": m.purpose, "repo": m.repo,
                      "license": m.license, "context_length": m.context_length, "template": m.template,
                      "reasoning": vars(m.reasoning) if m.reasoning else None,
@@ -172,13 +173,13 @@ def _catalog(args) -> int:
         print_json({"made": catalog.made, "gpu": estimator.gpu.name if estimator.gpu else None, "models": rows})
         return 0
     print(f"Recommended for this machine (catalog of {catalog.made}); download with: hearth models pull REPO FILE")
-    for m, r in zip(catalog.models, rows):
+    for m, r, plan in zip(catalog.models, rows, plans):
         speed_text = "embedding" if m.is_embedding else describe_speed(r["tokens_per_s"])
         active = f"  [MoE, {m.moe.active_params / 1e9:.1f}B active]" if m.moe else ""
         print(f"  {m.purpose:9s} {r['name']:32s} {r['quantization']:7s} {human_bytes(r['size_bytes']):>9s} "
               f"{r['fit']:10s} {speed_text:>12s}  {r['repo']} {r['file']}{active}")
-        if r["offload"]:
-            print(f"{'':12s}GPU: {estimator.offload(m.shape(m.recommended_file(total))).describe()}")
+        if plan:
+            print(f"{'':12s}GPU: {plan.describe()}")
     if estimator.gpu is None:
         print("Speeds are for this machine's CPU; no NVIDIA GPU was found for an offload estimate.")
     return 0

@@ -179,7 +179,7 @@ class Estimator:
         return FileEstimate(estimate, tps)
 
     def offload(self, shape: ModelShape, embedding: bool = False) -> OffloadPlan | None:
-        """The partial-offload estimate, for a model that does not fit the GPU whole (None without a GPU)."""
+        """How the model would split between the GPU and the CPU (None without a GPU or a layer count)."""
         if self.gpu is None or embedding:
             return None
         return plan_offload(shape, self.n_ctx, self.gpu, self.profile)

@@ -72,8 +72,6 @@ def choose_platforms() -> list[str]:
     Qt tries each name of a semicolon-separated QT_QPA_PLATFORM in turn; a
     user's own setting is left alone.
     """
-    import os
-
     if os.environ.get("QT_QPA_PLATFORM"):
         return [p for p in os.environ["QT_QPA_PLATFORM"].split(";") if p]
     if not sys.platform.startswith("linux"):
@@ -93,7 +91,6 @@ def choose_platforms() -> list[str]:
 def _install_qt_messages() -> None:
     """Qt's own messages go to the log; when no platform can start, one line instead of Qt's abort."""
     import logging
-    import os
 
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 

@@ -457,9 +457,12 @@ class LibraryWindow(QDialog):
         self._show_files()
 
     def _show_files(self) -> None:
+        from app.library.shape import params_of_model
+
         self.file_table.setRowCount(len(self.files))
+        params = params_of_model([(g.size, g.quantization) for g in self.files])  # one repository, one model
         for r, f in enumerate(self.files):
-            shape = self._shape(f)
+            shape = self._shape(f, params)
             estimate = self.estimator.for_shape(shape, self.files_are_embedding) if self.estimator else None
             offload = self.estimator.offload(shape, self.files_are_embedding) if self.estimator else None
             parts = f" ({len(f.parts)} parts)" if len(f.parts) > 1 else ""
@@ -478,15 +481,12 @@ class LibraryWindow(QDialog):
         if self.files:
             self.file_table.selectRow(0)
 
-    def _shape(self, f: GGUFFile):
-        from app.library.shape import params_of_model, shape_for_file
+    def _shape(self, f: GGUFFile, params: int | None):
+        from app.library.shape import shape_for_file
 
         model = self.files_model
         match = next((c for c in model.files if c.file == f.name), None) if model else None
-        if match:
-            return model.shape(match)
-        params = params_of_model([(g.size, g.quantization) for g in self.files])  # one repository, one model
-        return shape_for_file(f.size, f.quantization, params=params)
+        return model.shape(match) if match else shape_for_file(f.size, f.quantization, params=params)
 
     @staticmethod
     def _speed_note(shape, offload) -> str:
