@@ -4,7 +4,9 @@ markdown-it-py parses (CommonMark plus tables and strikethrough); Pygments
 highlights fenced code with inline styles, because Qt's HTML subset ignores
 style sheets with classes. Each code block gets a header with its language
 and a ``copy:N`` link; the view copies ``code_blocks[N]`` when it is clicked.
-Raw HTML in a reply is shown as text, never interpreted.
+Raw HTML in a reply is shown as text, never interpreted, and an image is
+shown as a link with its alt text: a view that fetched it would read whatever
+path a model wrote (``/dev/zero``, a named pipe) on the GUI thread.
 """
 
 from __future__ import annotations
@@ -35,9 +37,18 @@ def _formatter(dark: bool) -> HtmlFormatter:
     return HtmlFormatter(noclasses=True, nowrap=True, style=DARK_STYLE if dark else LIGHT_STYLE)
 
 
+def _image_as_link(renderer, tokens, index, options, env) -> str:
+    token = tokens[index]
+    alt = renderer.renderInlineAsText(token.children or [], options, env).strip() or "image"
+    source = str(token.attrGet("src") or "")
+    return f'<a href="{html.escape(source)}">[image: {html.escape(alt)}]</a>'
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image_as_link)
+    return md
 
 
 @lru_cache(maxsize=64)

@@ -10,7 +10,7 @@ from app.chats import presets as preset_data
 from app.config import setting
 from app.ui.qt import (
     QComboBox, QDoubleSpinBox, QFormLayout, QInputDialog, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget, Signal,
+    QVBoxLayout, QWidget, Qt, Signal,
 )
 
 
@@ -23,7 +23,7 @@ class ConversationSettings(QWidget):
         self._defaults = defaults
         self._loading = False
         layout = QVBoxLayout(self)
-        title = QLabel("<b>Conversation settings</b>")
+        title = QLabel("<b>Conversation settings</b>", textFormat=Qt.RichText)
         layout.addWidget(title)
         form = QFormLayout()
         self.preset = QComboBox()

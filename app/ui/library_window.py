@@ -8,6 +8,7 @@ when this window is closed: the queue belongs to the main window.
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from app.ui.qt import (
     QTabWidget,
     QVBoxLayout,
     QWidget,
-    Signal,
+    Signal, tip,
 )
 from app.ui.tasks import CPU, NETWORK, TaskManager
 
@@ -66,8 +67,8 @@ class DownloadRow(QWidget):
     def __init__(self, job: dq.Job, queue: dq.DownloadQueue):
         super().__init__()
         self.job_id = job.id
-        self.name = QLabel(f"<b>{job.file}</b> <span style='color:gray'>from {job.repo}</span>")
-        self.name.setTextFormat(Qt.RichText)
+        self.name = QLabel(f"<b>{html.escape(job.file)}</b> <span style='color:gray'>from {html.escape(job.repo)}</span>",
+                           textFormat=Qt.RichText)
         self.bar = QProgressBar()
         self.bar.setAccessibleName(f"Progress of {job.file}")
         self.status = QLabel()
@@ -384,7 +385,7 @@ class LibraryWindow(QDialog):
             moe = " · MoE" if m.moe else ""  # every use is in the details and the tooltip
             item = QListWidgetItem(f"★ {m.name} · {USE_LABELS[m.purpose]}{moe}")
             item.setData(Qt.UserRole, m)
-            item.setToolTip(f"{m.why}\n{m.uses_label()}")
+            item.setToolTip(tip(f"{m.why}\n{m.uses_label()}"))
             self.results.addItem(item)
         self.results.setCurrentRow(0)
 
@@ -475,7 +476,7 @@ class LibraryWindow(QDialog):
             for c, value in enumerate(values):
                 item = table_item(value)
                 if c == 3:
-                    item.setToolTip(self._speed_note(shape, offload))
+                    item.setToolTip(tip(self._speed_note(shape, offload)))
                 self.file_table.setItem(r, c, item)
         self.file_table.resizeColumnsToContents()
         if self.files:

@@ -13,8 +13,8 @@ import html
 from app.chats.render import render_markdown
 from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
 from app.ui.qt import (
-    QApplication, QDesktopServices, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QTextBrowser, QTextOption,
-    QUrl, QVBoxLayout, Signal,
+    QApplication, QByteArray, QDesktopServices, QFrame, QHBoxLayout, QImage, QLabel, QPushButton, QSizePolicy, Qt,
+    QTextBrowser, QTextDocument, QTextOption, QUrl, QVBoxLayout, Signal,
 )
 
 _STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
@@ -48,6 +48,12 @@ class _Body(QTextBrowser):
         self.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.horizontalScrollBar().rangeChanged.connect(self._fit)
+
+    def loadResource(self, kind, url):
+        """Refuses every resource. Our renderer makes no images, and Qt would read any
+        path it met on the GUI thread (a named pipe hangs it, /dev/zero exhausts memory).
+        An empty value, not None: None makes Qt fall back to reading the file itself."""
+        return QImage() if kind == QTextDocument.ImageResource else QByteArray()
 
     def _fit(self, *_):
         height = int(self.document().size().height()) + 4

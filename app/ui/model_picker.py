@@ -7,7 +7,7 @@ Signals: ``chosen(InstalledModel)`` when the user picks another model.
 from __future__ import annotations
 
 from app.library.registry import InstalledModel
-from app.ui.qt import QComboBox, QHBoxLayout, QLabel, Qt, QWidget, Signal
+from app.ui.qt import QComboBox, QHBoxLayout, QLabel, Qt, QWidget, Signal, tip
 
 
 class ModelPicker(QWidget):
@@ -61,8 +61,8 @@ class ModelPicker(QWidget):
         else:
             where = f"{backend}, {'all' if gpu_layers < 0 else gpu_layers} layers on the GPU"
         text = f"The model that answers. Runs on {where}."
-        self.combo.setToolTip(text)
-        self.state.setToolTip(text)
+        self.combo.setToolTip(tip(text))
+        self.state.setToolTip(tip(text))
 
     def _activated(self, index: int) -> None:
         if 0 <= index < len(self.models):

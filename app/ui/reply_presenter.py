@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app.chats import events as ev
 from app.chats.service import title_for
 from app.ui.message_view import MessageView
-from app.ui.qt import QObject, QTimer
+from app.ui.qt import QObject, QTimer, tip
 
 RENDER_INTERVAL_MS = 50
 
@@ -110,7 +110,7 @@ class ReplyPresenter(QObject):
             view.set_content(event.text)
             view.set_stats(None if event.canned else event.model_id, event.stats, event.status, event.error)
             if event.bill is not None:
-                view.footer.setToolTip(event.bill.tooltip())
+                view.footer.setToolTip(tip(event.bill.tooltip()))
             self.mark_last_reply()
         if event.bill_error:
             self.window.statusBar().showMessage(f"Not counted in savings: {event.bill_error}", 5000)

@@ -70,7 +70,7 @@ class SavingsDialog(QDialog):
         self.watts.setToolTip("Used where the CPU's energy counter cannot be read; 'auto' picks by device class")
         self.watts.editingFinished.connect(self._energy_edited)
         form.addRow("Power while running (W)", self.watts)
-        self.summary = QLabel()
+        self.summary = QLabel(textFormat=Qt.RichText)  # our own markup; price names are escaped
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Savings totals")
         form.addRow(self.summary)
@@ -117,7 +117,7 @@ class SavingsDialog(QDialog):
             lines.append("Reasoning models bill hidden reasoning tokens that cannot be known: "
                          "the real bill would be higher, so this is a lower bound.")
         if len(totals["price_keys"]) > 1:
-            lines.append(f"Earlier replies were priced with other rows ({', '.join(totals['price_keys'])}); "
+            lines.append(f"Earlier replies were priced with other rows ({html.escape(', '.join(totals['price_keys']))}); "
                          "re-price to use one.")
         self.summary.setText("<br>".join(lines))
         self._draw_chart()
@@ -250,7 +250,7 @@ class SavingsDialog(QDialog):
         layout.addWidget(self.use_server, 0, Qt.AlignLeft)
         self._bench_note = "no benchmark yet"
         self.runner.run(saved_results, on_done=self._bench_loaded)
-        self.scale_result = QLabel()
+        self.scale_result = QLabel(textFormat=Qt.RichText)  # numbers only
         self.scale_result.setWordWrap(True)
         self.scale_result.setAccessibleName("Monthly cost comparison")
         layout.addWidget(self.scale_result)

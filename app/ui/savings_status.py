@@ -11,7 +11,7 @@ from app.config import Settings
 from app.savings.service import comparison_row
 from app.savings.tally import usd
 from app.ui.message_view import MessageView
-from app.ui.qt import QObject, QPushButton
+from app.ui.qt import QObject, QPushButton, tip
 
 
 class SavingsStatus(QObject):
@@ -38,10 +38,10 @@ class SavingsStatus(QObject):
         self.button.setText(f"Saved {approx}{usd(totals['net_usd'], 4)} vs {row.name}")
         lower = "\nReasoning models also bill hidden tokens: the real bill would be higher." \
             if totals["lower_bound"] else ""
-        self.button.setToolTip(
+        self.button.setToolTip(tip(
             f"{totals['replies']} replies would have cost {approx}{usd(totals['gross_usd'], 4)} on {row.name} "
             f"(prices of {row.effective_date}); electricity used: {usd(totals['energy_usd'], 4)}.{lower}\n"
-            "Click for the savings dashboard.")
+            "Click for the savings dashboard."))
 
     def show_reply_costs(self, pairs: list[tuple[int, MessageView]]) -> None:
         """Tooltips for the replies of a conversation just opened: (message id, view) pairs."""
@@ -52,7 +52,7 @@ class SavingsStatus(QObject):
             for message_id, record in records.items():
                 view = views.get(message_id)
                 if view is not None and view in self.window.chat.views:
-                    view.footer.setToolTip(record.tooltip())
+                    view.footer.setToolTip(tip(record.tooltip()))
 
         self.runner.run(lambda: self.runner.tasks.savings_store().for_messages(ids), on_done=done)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from app.chats.store import Conversation, Message
 from app.ui.qt import (
     QAbstractItemView, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, Qt, QTimer,
-    QVBoxLayout, QWidget, Signal,
+    QVBoxLayout, QWidget, Signal, tip,
 )
 
 ID_ROLE = Qt.UserRole
@@ -73,7 +73,7 @@ class Sidebar(QWidget):
             when = datetime.fromtimestamp(c.updated).strftime("%d %b %H:%M")
             item = QListWidgetItem(f"{c.title}\n{when}")
             item.setData(ID_ROLE, c.id)
-            item.setToolTip(c.title)
+            item.setToolTip(tip(c.title))
             self.list.addItem(item)
             if c.id == current:
                 self.list.setCurrentItem(item)
