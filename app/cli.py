@@ -12,6 +12,7 @@ import logging
 import sys
 
 from app import __version__
+from app.display import SafeStream
 from app.commands.output import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from app.errors import HearthError
 
@@ -166,6 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         from app.engine import worker
 
         return worker.main()
+    # Nothing that reaches the terminal can drive it: file names and model output hold control
+    # characters and undecodable bytes (see app/display.py).
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(out), SafeStream(err)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging()

@@ -114,7 +114,8 @@ def bench_indexing(model, threads: int, files: int) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="corpus-"))
     synthetic_corpus(folder, files)
-    texts = [c.embedding_text() for p in walk([folder]) for c in chunk_sections(parse(p))]
+    texts = [c.embedding_text() for p, problem in walk([folder]) if problem is None
+             for c in chunk_sections(parse(p))]
     pages = 40
     settings = Settings()
     # Direct: the same passages, the same model and threads, one process, one at a time.

@@ -84,6 +84,8 @@ def _status(name: str, as_json: bool) -> int:
         print(f"  folder: {folder}")
     for skipped in info["skipped"]:
         print(f"  skipped {skipped['file']}: {skipped['reason']}")
+    for partial in info["partial"]:
+        print(f"  partly indexed {partial['file']}: {partial['reason']}")
     return 0
 
 

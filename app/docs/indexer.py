@@ -1,18 +1,21 @@
 """Bringing a collection's index in line with its folders.
 
 A sync walks the collection's folders (never following a symlinked folder,
-never reading a file whose real path lies outside them), compares each file
-with what the index holds (size and mtime first, the content hash when
-those changed) and re-indexes only what changed; files that disappeared
-lose their passages. Reading, embedding and storing overlap: the next file
+never reading a file whose real path lies outside them, nor anything but a
+regular file), compares each file with what the index holds (size and mtime
+first, the content hash when those changed) and re-indexes only what
+changed; files that disappeared lose their passages. Everything skipped is
+listed with its reason. All reading, hashing included, happens in the reader
+process under its time and memory limits: a named pipe or a slow disk
+costs one file, never the collection. Reading, embedding and storing overlap: the next file
 is parsed while the embedding process works on the last one's passages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import stat as stat_mode
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from app.config import Settings
 from app.docs.chunking import Chunk
 from app.docs.parsers import Skip, supported
 from app.docs.store import CollectionStore
-from app.docs.workers import EmbedProcess, ParseProcess
+from app.docs.workers import EmbedProcess, ParseProcess, file_kind
 from app.errors import HearthError
 from app.library.registry import InstalledModel, ModelRegistry
 
@@ -104,15 +107,19 @@ def _inside(path: Path, roots: list[Path]) -> bool:
     return any(real == root or root in real.parents for root in roots)
 
 
-def walk(roots: list[Path]) -> Iterator[Path]:
-    """Every file under the roots, symlinked folders not followed, real paths kept inside the roots."""
+OUTSIDE = "a link to something outside the collection's folders (never read)"
+
+
+def walk(roots: list[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every file under the roots, with the reason it must not be read (or None); symlinked
+    folders are not followed."""
     real_roots = [Path(os.path.realpath(r)) for r in roots]
     seen: set[str] = set()
     for root in roots:
-        if root.is_file():
-            if _inside(root, real_roots) and str(root) not in seen:
+        if not root.is_dir():
+            if str(root) not in seen:
                 seen.add(str(root))
-                yield root
+                yield root, None if _inside(root, real_roots) else OUTSIDE
             continue
         for folder, dirs, files in os.walk(root, followlinks=False):
             depth = Path(folder).relative_to(root).parts
@@ -122,18 +129,8 @@ def walk(roots: list[Path]) -> Iterator[Path]:
                 path = Path(folder) / name
                 if name.startswith(".") or str(path) in seen:
                     continue
-                if path.is_symlink() and not _inside(path, real_roots):
-                    continue  # a link out of the collection: never read
                 seen.add(str(path))
-                yield path
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+                yield path, OUTSIDE if path.is_symlink() and not _inside(path, real_roots) else None
 
 
 class Indexer:
@@ -180,24 +177,27 @@ class Indexer:
         roots = self.store.roots()
         todo: list[tuple[Path, os.stat_result]] = []
         present: set[str] = set()
-        for path in walk(roots):
+        for path, problem in walk(roots):
             key = str(path)
             present.add(key)
+            row = known.get(key)
             try:
                 stat = path.stat()
             except OSError as exc:
-                self.store.record_skip(key, None, None, f"unreadable ({exc.strerror or exc})")
+                problem = problem or f"unreadable ({exc.strerror or exc})"
+                stat = None
+            if problem is None and not stat_mode.S_ISREG(stat.st_mode):
+                problem = f"not a regular file ({file_kind(stat.st_mode)})"
+            if problem is None and not supported(path):
+                problem = f"unsupported file type {path.suffix or '(none)'}"
+            if problem is not None:
+                if row is None or row.reason != problem or (stat and row.mtime != stat.st_mtime):
+                    self.store.record_skip(key, stat.st_size if stat else None, stat.st_mtime if stat else None,
+                                           problem)
                 result.skipped += 1
                 continue
-            row = known.get(key)
             if row is not None and row.size == stat.st_size and row.mtime == stat.st_mtime:
                 result.unchanged += 1
-                continue
-            if not supported(path):
-                if row is None or row.reason is None or row.mtime != stat.st_mtime:
-                    self.store.record_skip(key, stat.st_size, stat.st_mtime,
-                                           f"unsupported file type {path.suffix or '(none)'}")
-                result.skipped += 1
                 continue
             todo.append((path, stat))
         for key in set(known) - present:
@@ -211,38 +211,32 @@ class Indexer:
         result.seconds = time.monotonic() - started
         return result
 
-    def _prepare(self, todo, known, result) -> Iterator[tuple[Path, os.stat_result, str, list[Chunk] | None]]:
-        """Parse each changed file (in the reader process), or say it needs nothing."""
+    def _prepare(self, todo, known, result) -> Iterator[tuple[Path, os.stat_result, str, list[Chunk] | None, str | None]]:
+        """Read each changed file in the reader process, or learn that its content is unchanged."""
         if self._parser is None:
             self._parser = ParseProcess()
         for path, stat in todo:
             key = str(path)
-            try:
-                digest = file_hash(path) if stat.st_size <= (2 << 30) else f"size:{stat.st_size}"
-            except OSError as exc:
-                self.store.record_skip(key, stat.st_size, stat.st_mtime, f"unreadable ({exc.strerror or exc})")
-                result.skipped += 1
-                yield path, stat, "", None
-                continue
             row = known.get(key)
-            if row is not None and row.sha256 == digest and row.status == "indexed":
-                self.store.touch(key, stat.st_size, stat.st_mtime)
-                result.unchanged += 1
-                yield path, stat, digest, None
-                continue
+            indexed_digest = row.sha256 if row is not None and row.status == "indexed" else None
             try:
-                chunks = self._parser.parse(path)
+                read = self._parser.read(path, indexed_digest)
             except Skip as exc:
                 self.store.record_skip(key, stat.st_size, stat.st_mtime, str(exc))
                 result.skipped += 1
-                yield path, stat, digest, None
+                yield path, stat, getattr(exc, "digest", None) or "", None, None
                 continue
-            if not chunks:
+            if read.chunks is None:  # same content, only the time changed
+                self.store.touch(key, stat.st_size, stat.st_mtime)
+                result.unchanged += 1
+                yield path, stat, read.digest, None, None
+                continue
+            if not read.chunks:
                 self.store.record_skip(key, stat.st_size, stat.st_mtime, "no text")
                 result.skipped += 1
-                yield path, stat, digest, None
+                yield path, stat, read.digest, None, None
                 continue
-            yield path, stat, digest, chunks
+            yield path, stat, read.digest, read.chunks, read.note
 
     def _index(self, todo, known, progress, result, on_progress, should_stop) -> None:
         import numpy as np
@@ -260,7 +254,7 @@ class Indexer:
             if state["pending"] == 0:
                 vectors = np.vstack(state["vectors"])
                 self.store.replace_file(str(state["path"]), state["stat"].st_size, state["stat"].st_mtime,
-                                        state["digest"], state["chunks"], vectors)
+                                        state["digest"], state["chunks"], vectors, note=state["note"])
                 result.indexed += 1
                 result.chunks += len(state["chunks"])
                 progress.files_done += 1
@@ -269,9 +263,12 @@ class Indexer:
                     on_progress(progress)
 
         try:
-            for path, stat, digest, chunks in self._prepare(todo, known, result):
+            def stop_if_asked() -> None:
                 if should_stop and should_stop():
                     raise IndexStopped(f"indexing of {self.store.name!r} paused; it goes on from here next time")
+
+            for path, stat, digest, chunks, note in self._prepare(todo, known, result):
+                stop_if_asked()
                 progress.current = path.name
                 if chunks is None:
                     progress.files_done += 1
@@ -281,8 +278,9 @@ class Indexer:
                 texts = [c.embedding_text() for c in chunks]
                 embedded_parts.extend(texts)
                 state = {"path": path, "stat": stat, "digest": digest, "chunks": chunks, "vectors": [],
-                         "pending": (len(texts) + BATCH - 1) // BATCH}
+                         "pending": (len(texts) + BATCH - 1) // BATCH, "note": note}
                 for i in range(0, len(texts), BATCH):
+                    stop_if_asked()  # a long file pauses mid-way; it is read again next time
                     while len(in_flight) >= IN_FLIGHT:
                         receive_one()
                     embedder.send(texts[i:i + BATCH])

@@ -22,10 +22,22 @@ from typing import Callable
 MAX_TEXT_BYTES = 20 << 20  # a text file larger than this is a log or a dump, not a document
 MAX_BINARY_DOC_BYTES = 300 << 20  # PDFs and Office files
 SNIFF_BYTES = 8192
+MAX_PDF_PAGES = 5000
+# An Office file is a zip: its declared sizes are checked before any XML is parsed, because
+# the parsers' memory follows the expanded size (a 1 MB DOCX bomb peaked at 2.3 GB).
+MAX_OFFICE_EXPANDED_BYTES = 200 << 20
+MAX_OFFICE_RATIO = 200  # a part that claims to expand more than this is a bomb, not a document
+MAX_OFFICE_PARTS = 20_000
 
 
 class Skip(Exception):
     """This file is not indexed; the message says why."""
+
+
+class Sections(list):
+    """A parser's sections, with a note when only part of the file was read (shown in the status)."""
+
+    note: str | None = None
 
 
 @dataclass
@@ -224,9 +236,12 @@ def parse_pdf(path: Path) -> list[Section]:
         if "password" in message:
             raise Skip("encrypted PDF (needs a password)") from None
         raise Skip(f"damaged or not a PDF ({exc})") from None
-    sections = []
+    sections = Sections()
+    pages = len(document)
+    if pages > MAX_PDF_PAGES:
+        sections.note = f"only its first {MAX_PDF_PAGES:,} pages are indexed (of {pages:,}; the limit per file)"
     try:
-        for index in range(len(document)):
+        for index in range(min(pages, MAX_PDF_PAGES)):
             page = document[index]
             try:
                 text = page.get_textpage().get_text_range()
@@ -242,12 +257,34 @@ def parse_pdf(path: Path) -> list[Section]:
     return sections
 
 
+def check_archive(path: Path, what: str) -> None:
+    """Refuse a zip whose parts would expand past the limits, from its directory alone."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, NotImplementedError) as exc:
+        raise Skip(f"damaged {what} file ({exc})") from None
+    if len(parts) > MAX_OFFICE_PARTS:
+        raise Skip(f"not a {what} document: {len(parts):,} parts in its archive (the limit is {MAX_OFFICE_PARTS:,})")
+    expanded = sum(p.file_size for p in parts)
+    if expanded > MAX_OFFICE_EXPANDED_BYTES:
+        raise Skip(f"expands to {expanded >> 20:,} MB (the limit for {what} files is "
+                   f"{MAX_OFFICE_EXPANDED_BYTES >> 20} MB): a zip bomb, or not a document")
+    for part in parts:
+        if part.file_size > (1 << 20) and part.file_size > MAX_OFFICE_RATIO * max(part.compress_size, 1):
+            raise Skip(f"its part {part.filename[:60]!r} expands {part.file_size // max(part.compress_size, 1):,}-fold"
+                       f" (the limit is {MAX_OFFICE_RATIO}): a zip bomb, or not a document")
+
+
 def _office(path: Path, reader: Callable[[Path], list[Section]], what: str) -> list[Section]:
     import zipfile
 
     _binary_size_check(path)
     if not zipfile.is_zipfile(path):
         raise Skip(f"damaged or not a {what} file (encrypted Office files are not supported)")
+    check_archive(path, what)
     try:
         sections = reader(path)
     except Skip:

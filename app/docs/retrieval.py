@@ -44,7 +44,9 @@ class Hit:
     def where(self) -> str:
         from pathlib import Path
 
-        name = Path(self.file).name
+        from app.display import shown_name
+
+        name = shown_name(Path(self.file).name)
         if self.page:
             return f"{name}, page {self.page}"
         if self.lines:

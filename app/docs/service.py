@@ -83,7 +83,9 @@ def status(name: str) -> dict:
                 "embedding_model": store.meta("embed_model_id"),
                 "skipped": [{"file": f.path, "reason": f.reason} for f in files.values() if f.status == "skipped"],
                 "files": [{"file": f.path, "chunks": f.chunks, "pages": f.pages} for f in files.values()
-                          if f.status == "indexed"]}
+                          if f.status == "indexed"],
+                "partial": [{"file": f.path, "reason": f.reason} for f in files.values()
+                            if f.status == "indexed" and f.reason]}
     finally:
         store.close()
 

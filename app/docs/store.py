@@ -10,6 +10,7 @@ passages, see scripts/bench_docs.py, and no SQLite extension to load).
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -49,6 +50,20 @@ def _v1(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS = (_v1,)
+
+
+def _stored(path: str):
+    """A file's key as stored: its text, or for a name that is not valid UTF-8 (Python keeps
+    its undecodable bytes as surrogates, which SQLite text cannot hold) its exact bytes."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _loaded(value) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def docs_dir() -> Path:
@@ -102,36 +117,38 @@ class CollectionStore:
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def roots(self) -> list[Path]:
-        return [Path(r[0]) for r in self.db.execute("SELECT path FROM roots ORDER BY path")]
+        return sorted(Path(_loaded(r[0])) for r in self.db.execute("SELECT path FROM roots"))
 
     def add_root(self, path: Path) -> None:
         with self.db:
-            self.db.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (str(path),))
+            self.db.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (_stored(str(path)),))
 
     # --- files ------------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
         rows = self.db.execute("SELECT id, path, size, mtime, sha256, status, reason, chunks, pages FROM files")
-        return {r[1]: FileRow(*r) for r in rows}
+        return {_loaded(r[1]): FileRow(r[0], _loaded(r[1]), *r[2:]) for r in rows}
 
     def record_skip(self, path: str, size: int | None, mtime: float | None, reason: str) -> None:
         with self.db:
-            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self.db.execute("DELETE FROM files WHERE path = ?", (_stored(path),))
             self.db.execute("INSERT INTO files (path, size, mtime, status, reason, indexed_at) "
-                            "VALUES (?, ?, ?, 'skipped', ?, ?)", (path, size, mtime, reason, time.time()))
+                            "VALUES (?, ?, ?, 'skipped', ?, ?)", (_stored(path), size, mtime, reason, time.time()))
 
     def touch(self, path: str, size: int, mtime: float) -> None:
         """The content hash matched: only the time changed, nothing to re-embed."""
         with self.db:
-            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (size, mtime, path))
+            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (size, mtime, _stored(path)))
 
-    def replace_file(self, path: str, size: int, mtime: float, sha256: str, chunks: list[Chunk], vectors) -> None:
-        """Swap a file's passages for new ones, all or nothing."""
+    def replace_file(self, path: str, size: int, mtime: float, sha256: str, chunks: list[Chunk], vectors,
+                     note: str | None = None) -> None:
+        """Swap a file's passages for new ones, all or nothing. ``note``: why only part of it is indexed."""
         pages = max((c.page for c in chunks if c.page), default=None)
         with self.db:
-            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self.db.execute("DELETE FROM files WHERE path = ?", (_stored(path),))
             cur = self.db.execute(
-                "INSERT INTO files (path, size, mtime, sha256, status, chunks, pages, indexed_at) "
-                "VALUES (?, ?, ?, ?, 'indexed', ?, ?, ?)", (path, size, mtime, sha256, len(chunks), pages, time.time()))
+                "INSERT INTO files (path, size, mtime, sha256, status, reason, chunks, pages, indexed_at) "
+                "VALUES (?, ?, ?, ?, 'indexed', ?, ?, ?, ?)",
+                (_stored(path), size, mtime, sha256, note, len(chunks), pages, time.time()))
             file_id = cur.lastrowid
             self.db.executemany(
                 "INSERT INTO chunks (file_id, ord, text, page, line_start, line_end, heading, vector) "
@@ -141,7 +158,7 @@ class CollectionStore:
 
     def remove_file(self, path: str) -> None:
         with self.db:
-            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self.db.execute("DELETE FROM files WHERE path = ?", (_stored(path),))
 
     def counts(self) -> dict:
         files = dict(self.db.execute("SELECT status, count(*) FROM files GROUP BY status").fetchall())
@@ -180,5 +197,5 @@ class CollectionStore:
         rows = self.db.execute(
             f"SELECT c.id, f.path, c.page, c.line_start, c.line_end, c.heading, c.text FROM chunks c "
             f"JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})", ids).fetchall()
-        return {r[0]: {"file": r[1], "page": r[2], "lines": [r[3], r[4]] if r[3] is not None else None,
+        return {r[0]: {"file": _loaded(r[1]), "page": r[2], "lines": [r[3], r[4]] if r[3] is not None else None,
                        "heading": r[5] or "", "text": r[6]} for r in rows}

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.docs.chunking import Chunk
@@ -22,25 +23,111 @@ from app.errors import HearthError
 
 PARSE_TIMEOUT_S = 60.0
 EMBED_TIMEOUT_S = 300.0
+# The reader's address space: a file whose parse would need more is skipped, the machine is not.
+READER_MEMORY_BYTES = 2 << 30
+MAX_PASSAGES_PER_FILE = 20_000  # ~24 MB of text: a book is a few thousand
+MAX_HASHED_BYTES = 2 << 30  # larger files are told apart by size and time alone
 
 
-def _parse_main(conn) -> None:
+def _limit_memory() -> None:
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the per-file time limit still applies
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = READER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(READER_MEMORY_BYTES, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def content_digest(path: str) -> str:
+    """The file's SHA-256, read only if it is a regular file, and at most its size at open time.
+
+    Opened without blocking: a named pipe swapped in for a file since the walk
+    must not hang the reader (and the per-file time limit bounds a slow disk)."""
+    import hashlib
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Skip(f"not a regular file ({file_kind(info.st_mode)})")
+        if info.st_size > MAX_HASHED_BYTES:
+            return f"size:{info.st_size}"
+        digest, left = hashlib.sha256(), info.st_size
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def read_file(path: str, known: str | None) -> tuple:
+    """What the reader sends back for one file: ("same", digest, None, None),
+    ("ok", digest, chunks, note) or ("skip", digest, reason, None)."""
     from app.docs.chunking import chunk_sections
     from app.docs.parsers import parse
 
-    while True:
-        try:
-            path = conn.recv()
-        except (EOFError, OSError):
-            return
-        if path is None:
-            return
-        try:
-            conn.send(("ok", chunk_sections(parse(Path(path)))))
-        except Skip as exc:
-            conn.send(("skip", str(exc)))
-        except Exception as exc:  # a parser bug: this file is skipped, the process lives on
-            conn.send(("skip", f"could not be read ({type(exc).__name__}: {exc})"))
+    digest = None
+    try:
+        digest = content_digest(path)
+        if known is not None and digest == known:
+            return "same", digest, None, None
+        sections = parse(Path(path))
+        chunks = chunk_sections(sections)
+        note = getattr(sections, "note", None)
+        if len(chunks) > MAX_PASSAGES_PER_FILE:
+            note = (f"only its first {MAX_PASSAGES_PER_FILE:,} passages are indexed "
+                    f"(of {len(chunks):,}; the limit per file)")
+            chunks = chunks[:MAX_PASSAGES_PER_FILE]
+        return "ok", digest, chunks, note
+    except Skip as exc:
+        return "skip", digest, str(exc), None
+    except MemoryError:
+        return "skip", digest, f"reading it needed more than {READER_MEMORY_BYTES >> 20} MB (the reader's limit)", None
+    except OSError as exc:
+        return "skip", digest, f"unreadable ({exc.strerror or exc})", None
+    except Exception as exc:  # a parser bug: this file is skipped, the process lives on
+        return "skip", digest, f"could not be read ({type(exc).__name__}: {exc})", None
+
+
+def _ignore_ctrl_c() -> None:
+    """Ctrl-C reaches the whole process group; the indexer answers it ("paused") and ends its helpers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _parse_main(conn) -> None:
+    _ignore_ctrl_c()
+    _limit_memory()
+    try:
+        while True:
+            request = conn.recv()
+            if request is None:
+                return
+            conn.send(read_file(*request))
+    except (EOFError, OSError):
+        return
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the indexer says "paused"
+        return
 
 
 class _Helper:
@@ -76,27 +163,39 @@ class _Helper:
         self.kill()
 
 
+@dataclass
+class Read:
+    """What the reader made of one file: its digest, and its passages unless they are unchanged."""
+    digest: str
+    chunks: list[Chunk] | None
+    note: str | None = None
+
+
 class ParseProcess(_Helper):
     def __init__(self, timeout_s: float = PARSE_TIMEOUT_S):
         super().__init__(_parse_main)
         self.timeout_s = timeout_s
 
-    def parse(self, path: Path) -> list[Chunk]:
+    def read(self, path: Path, known_digest: str | None = None) -> Read:
+        """Hash the file and, unless its digest is ``known_digest``, parse it; every step in the
+        reader process, within the time limit. Raises ``Skip`` (with ``.digest`` when known)."""
         if self.proc is None or not self.proc.is_alive():
             self.kill()
             self.start()
-        self.conn.send(str(path))
+        self.conn.send((str(path), known_digest))
         if not self.conn.poll(self.timeout_s):
             self.kill()  # the next file gets a fresh process
             raise Skip(f"reading it took longer than {self.timeout_s:g} s (the limit per file)")
         try:
-            kind, payload = self.conn.recv()
+            kind, digest, payload, note = self.conn.recv()
         except (EOFError, OSError):
             self.kill()
-            raise Skip("the reader crashed on this file") from None
+            raise Skip("the reader crashed on this file (out of memory, or a damaged file)") from None
         if kind == "skip":
-            raise Skip(payload)
-        return payload
+            skip = Skip(payload)
+            skip.digest = digest
+            raise skip
+        return Read(digest, payload, note)
 
 
 def _quiet_native_output(log_name: str) -> None:
@@ -112,6 +211,7 @@ def _quiet_native_output(log_name: str) -> None:
 
 
 def _embed_main(conn, model_path: str, threads: int, pool_mean: bool) -> None:
+    _ignore_ctrl_c()
     _quiet_native_output("embed-worker")
     try:
         import numpy as np

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.config import Settings
+from app.display import shown_name
 from app.docs import service
 from app.docs.scheduler import IndexScheduler, Listener, watched_folders
 from app.ui.qt import (
@@ -163,8 +164,10 @@ class DocsWindow(QDialog):
     def _details_ready(self, info: dict) -> None:
         if info["name"] != self.current():
             return  # another collection was chosen meanwhile
-        skipped = "\n".join(f"  skipped {Path(s['file']).name}: {s['reason']}" for s in info["skipped"][:20])
-        self.details.setText(f"Folders: {', '.join(info['folders'])}\n{skipped}".rstrip())
+        lines = [f"  skipped {shown_name(Path(s['file']).name)}: {s['reason']}" for s in info["skipped"][:20]]
+        lines += [f"  partly indexed {shown_name(Path(s['file']).name)}: {s['reason']}" for s in info["partial"][:20]]
+        folders = ", ".join(shown_name(f) for f in info["folders"])
+        self.details.setText("\n".join([f"Folders: {folders}", *lines]))
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder to add", str(Path.home()))

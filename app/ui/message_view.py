@@ -9,6 +9,8 @@ line scrolls sideways inside its own message instead of wrapping.
 from __future__ import annotations
 
 import html
+import os
+from urllib.parse import quote
 
 from app.chats.render import render_markdown
 from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
@@ -161,11 +163,12 @@ class MessageView(QFrame):
             return
         rows = []
         for c in citations:
-            target = QUrl.fromLocalFile(c["file"])
+            # From the name's bytes: a name that is not UTF-8 still opens the right file.
+            target = "file://" + quote(os.fsencode(c["file"]))
             if c.get("page"):
-                target.setFragment(f"page={c['page']}")  # PDF viewers that honour it open at the page
+                target += f"#page={c['page']}"  # PDF viewers that honour it open at the page
             passage = html.escape(" ".join(c["text"].split())[:220])
-            rows.append(f"<p><b>[{c['n']}]</b> <a href=\"{target.toString()}\">{html.escape(c['where'])}</a>"
+            rows.append(f"<p><b>[{c['n']}]</b> <a href=\"{html.escape(target)}\">{html.escape(c['where'])}</a>"
                         f"<br><span style='color:gray'>{passage}</span></p>")
         self.sources.setText("<b>Sources</b>" + "".join(rows))
         self.sources.setVisible(True)

@@ -1,0 +1,113 @@
+"""Hostile files in a collection (issue 14): special files, links, undecodable names, archive bombs,
+endless PDFs. Each costs its own file, is listed with a reason, and never stops the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.config import load_settings
+from app.docs import indexer as indexer_module
+from app.docs import parsers, service, workers
+from app.docs.parsers import Skip
+from tests.docs.conftest import make_docx, make_pdf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hearth(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+
+
+def test_pipes_devices_links_and_undecodable_names_never_stop_a_collection(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\n\nThe boiler is serviced in March.")
+    os.mkfifo(folder / "pipe.md")  # would block any reader forever
+    (folder / "pipe-link.md").symlink_to(folder / "pipe.md")
+    (folder / "zero.txt").symlink_to("/dev/zero")  # endless, and outside the collection
+    weird = os.fsencode(folder) + b"/caf\xe9 \x1b[2J.md"  # Latin-1 byte and an escape sequence in the name
+    with open(weird, "wb") as handle:
+        handle.write(b"# Cafe\n\nThe espresso machine is descaled weekly.")
+    (folder / "zz-last.md").write_text("# Last\n\nThe last file is indexed too.")
+    added = hearth("docs", "add", "hostile", str(folder), timeout=240)
+    assert added.returncode == 0, added.stderr
+    assert "\x1b" not in added.stdout + added.stderr
+    status = json.loads(hearth("docs", "status", "hostile", "--json").stdout)
+    indexed = sorted(Path(f["file"]).name for f in status["files"])
+    assert indexed == ["caf\ufffd \x1b[2J.md", "good.md", "zz-last.md"]  # JSON escapes the control character
+    reasons = {Path(s["file"]).name: s["reason"] for s in status["skipped"]}
+    assert reasons == {"pipe.md": "not a regular file (a named pipe)",
+                       "pipe-link.md": "not a regular file (a named pipe)",
+                       "zero.txt": indexer_module.OUTSIDE}
+    text = hearth("docs", "status", "hostile")
+    assert text.returncode == 0 and "/zero.txt: a link to something outside" in text.stdout
+    assert "\x1b" not in text.stdout
+    again = service.sync("hostile", load_settings())  # the undecodable name is the same key next time
+    assert (again.indexed, again.unchanged, again.skipped) == (0, 3, 3)
+    answer = hearth("docs", "search", "hostile", "espresso descaled", "--json")
+    assert answer.returncode == 0 and "espresso" in answer.stdout
+
+
+def _office_bomb(path: Path, size: int, parts: int = 1) -> Path:
+    make_docx(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        for n in range(parts):
+            with archive.open(f"word/media/padding{n}.xml", "w", force_zip64=True) as part:
+                block = b"<w:t>" + b"a" * (1 << 20) + b"</w:t>"
+                for _ in range(size // len(block) + 1):
+                    part.write(block)
+    return path
+
+
+def test_office_archives_that_expand_past_the_limits_are_skipped_before_parsing(tmp_path, monkeypatch):
+    ratio = _office_bomb(tmp_path / "ratio.docx", 8 << 20)  # ~8 MB of one letter: ~1000-fold
+    with pytest.raises(Skip, match=r"expands [\d,]+-fold \(the limit is 200\): a zip bomb"):
+        parsers.parse(ratio)
+    monkeypatch.setattr(parsers, "MAX_OFFICE_EXPANDED_BYTES", 4 << 20)
+    monkeypatch.setattr(parsers, "MAX_OFFICE_RATIO", 10 ** 9)
+    with pytest.raises(Skip, match=r"expands to \d+ MB \(the limit for Word files is 4 MB\)"):
+        parsers.parse(ratio)
+    monkeypatch.setattr(parsers, "MAX_OFFICE_PARTS", 5)
+    with pytest.raises(Skip, match=r"parts in its archive \(the limit is 5\)"):
+        parsers.parse(make_docx(tmp_path / "plain.docx"))
+
+
+def test_the_reader_process_cannot_take_more_than_its_memory_limit():
+    probe = subprocess.run([sys.executable, "-c", "from app.docs.workers import _limit_memory\n"
+                            "_limit_memory()\n"
+                            "try:\n    bytearray(3 << 30)\nexcept MemoryError:\n    print('refused')"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert probe.stdout.strip() == "refused", probe.stderr
+
+
+def test_pages_and_passages_per_file_are_capped_with_the_reason_shown(tmp_path, monkeypatch):
+    pdf = make_pdf(tmp_path / "long.pdf", {1: "First page.", 2: "Second page.", 3: "Third page."})
+    monkeypatch.setattr(parsers, "MAX_PDF_PAGES", 2)
+    kind, _digest, chunks, note = workers.read_file(str(pdf), None)
+    assert kind == "ok" and note == "only its first 2 pages are indexed (of 3; the limit per file)"
+    assert {c.page for c in chunks} == {1, 2}
+    monkeypatch.setattr(workers, "MAX_PASSAGES_PER_FILE", 1)
+    kind, _digest, chunks, note = workers.read_file(str(pdf), None)
+    assert len(chunks) == 1 and note == "only its first 1 passages are indexed (of 2; the limit per file)"
+
+
+def test_pause_acts_inside_a_long_file(tmp_path, monkeypatch):
+    folder = tmp_path / "long"
+    folder.mkdir()
+    (folder / "long.md").write_text("".join(f"# Part {i}\n\nPart {i} says {i * 7}.\n\n" for i in range(8)))
+    service.add_paths("long", [folder]).close()
+    monkeypatch.setattr(indexer_module, "BATCH", 2)  # four batches in the one file
+    asked = []
+    with pytest.raises(indexer_module.IndexStopped):
+        service.sync("long", load_settings(), should_stop=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3  # asked again between batches of the same file, not only between files
+    assert service.status("long")["indexed_files"] == 0  # no half file kept
+    assert service.sync("long", load_settings()).indexed == 1
