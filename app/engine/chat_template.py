@@ -6,13 +6,21 @@ hostile template can read its inputs but cannot reach Python objects, call
 methods that mutate, or build gigantic strings. When a model has no template
 or its template fails, ChatML is used: it is what most small open models
 were tuned on and it degrades gracefully on the rest.
+
+The sandbox bounds sizes but not time, so each render also runs under a time
+budget, on a thread of its own that is interrupted (an exception raised into
+it at its next bytecode) when the budget runs out or the reply is cancelled.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import operator
+import threading
+import time
 from datetime import datetime
+from typing import Callable
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -20,6 +28,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 # A template has no business producing more than this; anything larger is a
 # runaway loop or an attack on memory.
 MAX_RENDERED_CHARS = 4_000_000
+# Real templates render in about a millisecond; a second is a loop, not a layout.
+RENDER_BUDGET_S = 1.0
 
 CHATML = (
     "{% for message in messages %}"
@@ -31,6 +41,42 @@ CHATML = (
 
 class TemplateError(Exception):
     """The template could not be rendered; the message says why."""
+
+
+class RenderCancelled(Exception):
+    """The reply was cancelled while its prompt was being laid out."""
+
+
+class _Abandon(BaseException):
+    """Raised into a render thread to end it (a BaseException: templates' error handling cannot catch it)."""
+
+
+def _bounded(work: Callable[[], str], budget_s: float, should_stop: Callable[[], bool] | None) -> str:
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["text"] = work()
+        except BaseException as exc:  # noqa: B902 (handed to the caller's thread)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name="hearth-template")
+    thread.start()
+    deadline = time.monotonic() + budget_s
+    while True:
+        thread.join(0.01)
+        if not thread.is_alive():
+            break
+        cancelled = should_stop is not None and should_stop()
+        if cancelled or time.monotonic() > deadline:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Abandon))
+            thread.join(1.0)
+            if cancelled:
+                raise RenderCancelled()
+            raise TemplateError(f"template took longer than {budget_s:g} s (a runaway loop?)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["text"]
 
 
 class _Env(ImmutableSandboxedEnvironment):
@@ -75,16 +121,18 @@ _ENV = _environment()
 
 
 def render(template: str, messages: list[dict], bos_token: str = "", eos_token: str = "",
-           add_generation_prompt: bool = True, tools: list[dict] | None = None) -> str:
-    """Render ``template``; raise TemplateError for anything that goes wrong."""
+           add_generation_prompt: bool = True, tools: list[dict] | None = None,
+           budget_s: float = RENDER_BUDGET_S, should_stop: Callable[[], bool] | None = None) -> str:
+    """Render ``template``; raise TemplateError for anything that goes wrong, RenderCancelled
+    when ``should_stop()`` turns true first."""
+    extra = {"tools": tools} if tools else {}
     try:
         compiled = _ENV.from_string(template)
-        extra = {"tools": tools} if tools else {}
-        text = compiled.render(
+        text = _bounded(lambda: compiled.render(
             messages=messages, bos_token=bos_token, eos_token=eos_token,
             add_generation_prompt=add_generation_prompt, **extra,
-        )
-    except TemplateError:
+        ), budget_s, should_stop)
+    except (TemplateError, RenderCancelled):
         raise
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"template tried something unsafe ({exc})") from None
@@ -101,7 +149,8 @@ def supports_tools(template: str | None) -> bool:
 
 
 def render_with_fallback(template: str | None, messages: list[dict], bos_token: str = "",
-                         eos_token: str = "", tools: list[dict] | None = None) -> tuple[str, str | None]:
+                         eos_token: str = "", tools: list[dict] | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> tuple[str, str | None]:
     """Render with ``template`` if it works, else ChatML; returns (prompt, problem).
 
     Tools go to a template that knows them; for any other template they are
@@ -115,7 +164,7 @@ def render_with_fallback(template: str | None, messages: list[dict], bos_token: 
     problem = None
     if template:
         try:
-            return render(template, messages, bos_token, eos_token, tools=tools), None
+            return render(template, messages, bos_token, eos_token, tools=tools, should_stop=should_stop), None
         except TemplateError as exc:
             problem = str(exc)
     else:

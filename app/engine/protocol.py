@@ -130,6 +130,8 @@ class ReplyStats:
     energy_j: float | None = None
     # Made by a remote engine: no local electricity to count (the server's cost goes in the calculator).
     remote: bool = False
+    # Set when the model's chat template failed or ran too long and ChatML was used instead.
+    template_note: str | None = None
 
 
 @dataclass

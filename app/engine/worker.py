@@ -24,7 +24,7 @@ import threading
 import time
 
 from app.engine import protocol as p
-from app.engine.chat_template import render_with_fallback
+from app.engine.chat_template import RenderCancelled, render_with_fallback
 
 # Keep this much room for the reply when deciding whether history must be dropped.
 MIN_REPLY_ROOM = 64
@@ -71,6 +71,29 @@ class _Writer:
             self._out.write(data)
 
 
+@contextlib.contextmanager
+def _no_chat_handlers(llama_cpp):
+    """WORKAROUND: llama-cpp-python compiles the GGUF's chat templates while loading, so a
+    template that does not compile would make the model unloadable. Hearth renders templates
+    itself (chat_template.py, with its fallback), so the library's handlers are not built."""
+    from llama_cpp import llama_chat_format
+
+    original = llama_chat_format.Jinja2ChatFormatter
+
+    class _Unused:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def to_chat_handler(self):
+            return None
+
+    llama_chat_format.Jinja2ChatFormatter = _Unused
+    try:
+        yield
+    finally:
+        llama_chat_format.Jinja2ChatFormatter = original
+
+
 class _LlamaLog:
     """Keeps llama.cpp's recent warnings so a failed load can say why."""
 
@@ -106,6 +129,7 @@ class Worker:
         self.model_path: str | None = None
         self.template: str | None = None
         self.template_source = "fallback"
+        self.template_note: str | None = None  # why the model's template is not used, once it failed
         self.n_gpu_layers = 0
         self._cancelled: set[str] = set()
         self._cancel_lock = threading.Lock()
@@ -123,6 +147,9 @@ class Worker:
         return request_id in self._cancelled
 
     def _should_abort(self, _data) -> bool:
+        return self._current_cancelled()
+
+    def _current_cancelled(self) -> bool:
         current = self._current
         return current is not None and current in self._cancelled
 
@@ -167,7 +194,7 @@ class Worker:
         started = time.perf_counter()
 
         def attempt(layers: int):
-            with self._reporting_progress():
+            with self._reporting_progress(), _no_chat_handlers(self.llama_cpp):
                 return self.llama_cpp.Llama(
                     model_path=req.path, n_ctx=n_ctx, n_gpu_layers=layers,
                     n_threads=req.n_threads, n_threads_batch=req.n_threads_batch,
@@ -201,6 +228,7 @@ class Worker:
         llama_cpp = self.llama_cpp
         # Abort callback on the context: a cancel interrupts prompt evaluation.
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
+        self.template_note = None
         if req.chat_template:
             self.template, self.template_source = req.chat_template, "override"
         elif info.chat_template:
@@ -271,7 +299,14 @@ class Worker:
 
     # --- chat ----------------------------------------------------------------
     def _prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
-        prompt, _problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text, tools)
+        prompt, problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text, tools,
+                                               should_stop=self._current_cancelled)
+        if problem and self.template:
+            # A template that failed or ran out of time once is not tried again for this model:
+            # fitting a long history renders many times.
+            self.template_note = f"the model's chat template was not usable ({problem}); ChatML was used"
+            print(f"hearth: {self.template_note}", file=sys.stderr)
+            self.template, self.template_source = None, "fallback"
         return self._tokenize(prompt)
 
     def _tokenize(self, prompt: str) -> list[int]:
@@ -335,10 +370,14 @@ class Worker:
                 self.send(p.Error(req.id, "context", str(exc)))
                 stats.stop_reason = p.STOP_ERROR
                 return
+            except RenderCancelled:
+                stats.stop_reason = p.STOP_CANCELLED
+                return
             except ValueError as exc:
                 self.send(p.Error(req.id, "request", str(exc)))
                 stats.stop_reason = p.STOP_ERROR
                 return
+            stats.template_note = self.template_note
             try:
                 grammar = self._grammar(req.grammar)
             except Exception as exc:  # a schema llama.cpp's converter cannot express

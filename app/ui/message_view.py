@@ -32,6 +32,8 @@ def stats_line(model: str | None, stats: dict, status: str) -> str:
         parts.append(f"first token {stats['ttft_ms']:.0f} ms")
     if stats.get("tokens_per_s"):
         parts.append(f"{stats['tokens_per_s']:.1f} tokens/s")
+    if stats.get("template_note"):
+        parts.append("ChatML used: the model's chat template failed")
     if status in _STATUS_NOTES:
         parts.append(_STATUS_NOTES[status])
     return " · ".join(parts)

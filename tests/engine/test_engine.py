@@ -219,3 +219,49 @@ def test_loading_reports_progress(own_engine, starter_path):
     assert loaded.n_ctx == 2048
     assert len(seen) >= 2 and seen == sorted(seen)
     assert seen[-1] == 1.0 and 0 <= seen[0] < 1.0
+
+
+RUNAWAY_TEMPLATE = ("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+                    "{% for m in messages %}{{ m.content }}{% endfor %}")
+
+
+def test_a_template_that_runs_too_long_falls_back_to_chatml_with_a_note(own_engine, starter_path):
+    own_engine.load(load_request(starter_path, chat_template=RUNAWAY_TEMPLATE))
+    started = time.perf_counter()
+    stream = own_engine.chat([{"role": "user", "content": "Hello"}], max_tokens=4)
+    stream.consume()
+    assert stream.stats.completion_tokens > 0  # answered with ChatML
+    assert "took longer than 1 s" in stream.stats.template_note
+    assert time.perf_counter() - started < 30
+    again = own_engine.chat([{"role": "user", "content": "Hello"}], max_tokens=4)
+    again.consume()  # the template is not tried again for this model
+    assert again.stats.completion_tokens > 0 and again.stats.template_note
+
+
+def test_cancel_ends_a_template_that_is_still_rendering(own_engine, starter_path, monkeypatch):
+    own_engine.load(load_request(starter_path, chat_template=RUNAWAY_TEMPLATE))
+    stream = own_engine.chat([{"role": "user", "content": "Hello"}], max_tokens=4)
+    time.sleep(0.2)  # rendering: its budget is 1 s
+    started = time.perf_counter()
+    stream.cancel()
+    stream.consume()
+    assert stream.stats.stop_reason == p.STOP_CANCELLED and stream.stats.completion_tokens == 0
+    assert time.perf_counter() - started < 0.7, "the cancel waited for the template's budget"
+
+
+def test_a_model_whose_template_does_not_compile_still_loads_and_answers(own_engine, starter_path, tmp_path):
+    from app.gguf.header import read_gguf
+
+    data = bytearray(starter_path.read_bytes())
+    original = read_gguf(starter_path).chat_template.encode()
+    broken = b"{% if %}{{ unclosed"
+    at = data.index(original)
+    data[at:at + len(original)] = broken + b" " * (len(original) - len(broken))  # same length: offsets hold
+    model = tmp_path / "broken-template.gguf"
+    model.write_bytes(bytes(data))
+    loaded = own_engine.load(load_request(model))
+    assert loaded.chat_template == "model"
+    stream = own_engine.chat([{"role": "user", "content": "Hello"}], max_tokens=4)
+    stream.consume()
+    assert stream.stats.completion_tokens > 0
+    assert "template failed" in stream.stats.template_note

@@ -53,3 +53,19 @@ def test_hostile_or_broken_templates_are_refused(template, reason):
 def test_missing_template_falls_back_to_chatml():
     prompt, problem = render_with_fallback(None, MSGS)
     assert prompt.startswith("<|im_start|>system\nS<|im_end|>") and problem == "model has no chat template"
+
+
+def test_rendering_has_a_time_budget_and_can_be_cancelled():
+    import time
+
+    from app.engine.chat_template import RenderCancelled
+
+    runaway = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    started = time.perf_counter()
+    with pytest.raises(TemplateError, match="took longer than 0.2 s"):
+        render(runaway, MSGS, budget_s=0.2)
+    with pytest.raises(RenderCancelled):
+        render(runaway, MSGS, should_stop=lambda: time.perf_counter() - started > 0.5)
+    assert time.perf_counter() - started < 5
+    prompt, problem = render_with_fallback(runaway.replace("100000", "3000"), MSGS)
+    assert "took longer" in problem and prompt.startswith("<|im_start|>")
