@@ -67,5 +67,5 @@ def test_rendering_has_a_time_budget_and_can_be_cancelled():
     with pytest.raises(RenderCancelled):
         render(runaway, MSGS, should_stop=lambda: time.perf_counter() - started > 0.5)
     assert time.perf_counter() - started < 5
-    prompt, problem = render_with_fallback(runaway.replace("100000", "3000"), MSGS)
+    prompt, problem = render_with_fallback(runaway, MSGS)
     assert "took longer" in problem and prompt.startswith("<|im_start|>")
