@@ -182,6 +182,8 @@ def _run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     _setup_logging()
     try:
+        if args.command not in (None, "gui"):
+            _say_settings_repairs()
         if args.command in (None, "gui"):
             from app.ui.launch import run_gui
 
@@ -240,6 +242,14 @@ def _run(argv: list[str]) -> int:
         return EXIT_BUG
     parser.print_help()
     return EXIT_USAGE
+
+
+def _say_settings_repairs() -> None:
+    from app.config import load_settings
+
+    note = load_settings().note  # repairs the file, so this is said once
+    if note:
+        print(f"hearth: {note}", file=sys.stderr)
 
 
 def _log_path():

@@ -46,16 +46,19 @@ def _optional_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
-def _decimal_string(v: Any) -> bool:
+def _decimal_in(lo: float, hi: float) -> Callable[[Any], bool]:
+    """A number written as a string (prices are exact decimals), within bounds."""
     from decimal import Decimal, InvalidOperation
 
-    if not isinstance(v, str):
-        return False
-    try:
-        number = Decimal(v)
-    except InvalidOperation:
-        return False
-    return number.is_finite() and number >= 0
+    def valid(v: Any) -> bool:
+        if not isinstance(v, str) or len(v) > 40:
+            return False
+        try:
+            number = Decimal(v)
+        except InvalidOperation:
+            return False
+        return number.is_finite() and Decimal(str(lo)) <= number <= Decimal(str(hi))
+    return _bounded(valid, lo, hi)
 
 
 def _bool(v: Any) -> bool:
@@ -111,9 +114,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("docs_passages", 5, _int_in(1, 50), "Passages from your documents given to the model per question."),
     Setting("comparison_model", "gpt-4o", lambda v: isinstance(v, str) and bool(v),
             "The paid API model the cost-avoided tally compares against (an id in the price table)."),
-    Setting("electricity_usd_per_kwh", "0.17", _decimal_string,
+    Setting("electricity_usd_per_kwh", "0.17", _decimal_in(0, 10),
             "Electricity price in USD per kWh (US residential average is about 0.17)."),
-    Setting("device_watts", "auto", lambda v: v == "auto" or _decimal_string(v),
+    Setting("device_watts", "auto", lambda v: v == "auto" or _decimal_in(0, 5000)(v),
             "Power drawn while a model runs, used where the CPU's energy counter cannot be read; "
             "'auto' picks 30 W for a laptop, 65 W for a desktop, 200 W with GPU offload."),
 )
@@ -139,16 +142,22 @@ _MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
 class Settings:
-    """Typed access to the settings; ``save()`` writes them atomically."""
+    """Typed access to the settings; ``save()`` writes them atomically.
+
+    ``reset``: the settings of the file that were not valid and now have their
+    defaults; ``note`` says so in one line (the window shows it, the CLI prints it)."""
 
     def __init__(self, values: dict | None = None, path: Path | None = None):
         self._path = path
         self._values = {s.name: s.default for s in SCHEMA}
+        self.__dict__["reset"] = []
+        self.__dict__["note"] = None
         for name, value in (values or {}).items():
             try:
                 check_value(name, value)
-            except HearthError as exc:  # a damaged file: keep the default, say so in the log
+            except HearthError as exc:  # a damaged file: keep the default, say so
                 log.warning("%s; using the default", exc)
+                self.reset.append(str(name)[:60])
                 continue
             self._values[name] = value
 
@@ -197,28 +206,54 @@ class Settings:
 
 
 def load_settings(path: Path | None = None) -> Settings:
+    """The settings file, repaired: a setting that is not valid gets its default, the file as it
+    was is kept beside it (``settings.json.broken``) and the note says which were reset."""
     path = path or paths.settings_file()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Settings(path=path)
-    except (OSError, ValueError) as exc:
-        # Keep the unreadable file for the user instead of overwriting it.
-        backup = path.with_suffix(".json.broken")
-        log.warning("settings file unreadable (%s); moved to %s, using defaults", exc, backup)
-        try:
-            os.replace(path, backup)
-        except OSError:
-            pass
-        return Settings(path=path)
-    if not isinstance(raw, dict):
-        return Settings(path=path)
-    version = raw.get("version", 1)
+    except OSError as exc:
+        settings = Settings(path=path)
+        settings.__dict__["note"] = f"settings: {path} cannot be read ({exc.strerror or exc}); using the defaults"
+        return settings
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raw, problem = None, f"not valid JSON ({str(exc)[:80]})"
+    else:
+        problem = None if isinstance(raw, dict) else "not a JSON object"
+    version = raw.get("version", 1) if isinstance(raw, dict) else None
+    if problem is None and not (isinstance(version, int) and not isinstance(version, bool) and version >= 1):
+        problem = f"unknown format version {str(version)[:20]}"
+    if problem is not None:
+        settings = Settings(path=path)
+        settings.__dict__["note"] = f"settings: {path.name} is {problem}; all settings are back to their defaults"
+        _keep_broken(path, settings)
+        return settings
     values = raw.get("settings", {}) if isinstance(raw.get("settings"), dict) else {}
-    while isinstance(version, int) and version < SETTINGS_VERSION:
+    while version < SETTINGS_VERSION:
         values = _MIGRATIONS[version](values)
         version += 1
-    return Settings(values, path=path)
+    settings = Settings(values, path=path)
+    if settings.reset:
+        shown = ", ".join(settings.reset[:6]) + (" and others" if len(settings.reset) > 6 else "")
+        settings.__dict__["note"] = f"settings: {shown} were not valid (out of range, or unknown) and are back to their defaults"
+        _keep_broken(path, settings)
+    return settings
+
+
+def _keep_broken(path: Path, settings: Settings) -> None:
+    """Keep the damaged file for the user, and write the repaired one so the note is said once."""
+    backup = path.with_suffix(".json.broken")
+    try:
+        os.replace(path, backup)
+        settings.save()
+    except OSError as exc:
+        log.warning("could not keep %s as %s: %s", path, backup, exc)
+        return
+    settings.__dict__["note"] += f" (the old file is kept as {backup.name})"
+    log.warning(settings.note)
 
 
 def read_json_rows(path: Path, key: str) -> list[dict]:

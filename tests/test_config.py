@@ -69,3 +69,52 @@ def test_every_number_setting_states_its_range():
         low, high = setting(name).bounds
         assert setting(name).valid(type(setting(name).default)(low) if setting(name).default != "auto" else int(low))
         assert not setting(name).valid(high * 2 if isinstance(high, int) else high + 1)
+
+
+@pytest.mark.parametrize("content, reset", [
+    ({"version": 1, "settings": {"electricity_usd_per_kwh": "1E+999999", "threads": 100000, "top_p": 0.5}},
+     "electricity_usd_per_kwh, threads"),
+    ({"version": -3, "settings": {"top_p": 0.5}}, "unknown format version -3"),
+    ({"version": 10 ** 30, "settings": {}}, None),  # a newer Hearth's file: read what is understood
+    ('{"version": 1, "settings": ' + "[" * 100_000 + "]" * 100_000 + "}", "not valid JSON"),
+    ([1, 2], "not a JSON object"),
+])
+def test_damaged_settings_reset_per_setting_keep_a_copy_and_say_which(content, reset):
+    file = paths.settings_file()
+    text = content if isinstance(content, str) else json.dumps(content)
+    file.write_text(text)
+    settings = load_settings()
+    assert settings.threads == "auto" and settings.electricity_usd_per_kwh == "0.17"
+    if reset is None:
+        assert settings.note is None
+        return
+    assert reset in settings.note and "settings.json.broken" in settings.note
+    assert file.with_suffix(".json.broken").read_text() == text
+    assert load_settings().note is None  # repaired: said once
+    if "threads" in reset:
+        assert load_settings().top_p == 0.5  # the valid setting kept
+
+
+def test_the_cli_says_which_settings_were_reset(hearth_home):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    paths.settings_file().write_text(json.dumps({"version": 1, "settings": {"device_watts": "9e99"}}))
+    run = lambda: subprocess.run([sys.executable, "-m", "app", "savings", "--json"], capture_output=True,  # noqa: E731
+                                 text=True, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), timeout=60)
+    first, second = run(), run()
+    assert first.returncode == 0 and second.returncode == 0
+    assert first.stderr.strip().startswith("hearth: settings: device_watts were not valid")
+    assert second.stderr == ""
+
+
+def test_thread_settings_above_the_cpu_count_are_used_as_the_cpu_count():
+    import os
+
+    from app.engine.params import load_request
+
+    request = load_request("/m.gguf", Settings({"threads": 512, "batch_threads": 300}))
+    assert request.n_threads == request.n_threads_batch == os.cpu_count()

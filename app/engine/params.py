@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from app import hardware
 from app.config import Settings
@@ -25,14 +26,20 @@ def default_threads() -> tuple[int, int]:
     return max(1, cores - 1), cores
 
 
+def _at_most_cores(threads: int) -> int:
+    """More threads than logical CPUs only make llama.cpp's spinning threads fight (and hundreds
+    crashed the worker): a setting above that is used as the CPU count."""
+    return max(1, min(threads, os.cpu_count() or 1))
+
+
 def load_request(path: str, settings: Settings, chat_template: str | None = None) -> p.LoadModel:
     gen_default, batch_default = default_threads()
     return p.LoadModel(
         path=str(path),
         n_ctx=settings.context_length,
         n_gpu_layers=settings.gpu_layers,
-        n_threads=gen_default if settings.threads == "auto" else settings.threads,
-        n_threads_batch=batch_default if settings.batch_threads == "auto" else settings.batch_threads,
+        n_threads=gen_default if settings.threads == "auto" else _at_most_cores(settings.threads),
+        n_threads_batch=batch_default if settings.batch_threads == "auto" else _at_most_cores(settings.batch_threads),
         n_batch=settings.batch_size,
         flash_attn=settings.flash_attention,
         chat_template=chat_template,

@@ -51,6 +51,8 @@ def run_gui(argv: list[str] | None = None) -> int:
         return 1
     window = MainWindow(settings, model)
     window.show()
+    if settings.note:  # settings reset to defaults: said once, in the window
+        window.show_error(settings.note)
     probe = os.environ.get("HEARTH_STARTUP_PROBE")
     if probe:  # scripts/bench_package.py: when the window is shown and the event loop runs, note it and quit
         from app.ui.qt import QTimer
