@@ -22,6 +22,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"hearth: {message} (see 'hearth --help')\n")
 
 
+def _number(kind, lo, hi, what: str):
+    """An argparse type: a number in [lo, hi], else a usage error (exit 2) that names the range."""
+    span = f"{what}: {lo:g} to {hi:g}" if kind is float else f"{what}: {int(lo)} to {int(hi)}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number ({span})") from None
+        if not lo <= value <= hi:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range ({span})")
+        return value
+    return parse
+
+
+def _setting(name: str):
+    """An option that overrides a setting accepts exactly the setting's range."""
+    from app.config import setting
+
+    entry = setting(name)
+    lo, hi = entry.bounds
+    return _number(int if isinstance(entry.default, int) else float, lo, hi, entry.name)
+
+
+ROW_ID = _number(int, 1, 2**63 - 1, "an id")  # SQLite's rowid range
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hearth", description="Hearth: private AI assistant running open models on this machine.")
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
@@ -34,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="installed model id, 'starter', or a path to a .gguf file")
     chat.add_argument("--system", help="system prompt")
     chat.add_argument("--json", action="store_true", help="print one JSON object with the reply and its stats")
-    chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
-    chat.add_argument("--temperature", type=float, help="sampling temperature")
-    chat.add_argument("--seed", type=int, help="random seed, for repeatable replies")
-    chat.add_argument("--ctx", type=int, help="context length in tokens")
-    chat.add_argument("--continue", dest="continue_id", type=int, metavar="ID",
+    chat.add_argument("--max-tokens", type=_setting("max_tokens"), help="longest reply in tokens")
+    chat.add_argument("--temperature", type=_setting("temperature"), help="sampling temperature")
+    chat.add_argument("--seed", type=_number(int, 0, 2**32 - 1, "a seed"), help="random seed, for repeatable replies")
+    chat.add_argument("--ctx", type=_setting("context_length"), help="context length in tokens")
+    chat.add_argument("--continue", dest="continue_id", type=ROW_ID, metavar="ID",
                       help="add this turn to a saved conversation (see 'hearth chats list')")
 
     models = sub.add_parser("models", help="installed models")
@@ -48,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     searching = models_sub.add_parser("search", help="search the Hugging Face Hub for GGUF models")
     searching.add_argument("query")
     searching.add_argument("--sort", choices=("downloads", "likes", "recent"), default="downloads")
-    searching.add_argument("--limit", type=int, default=20)
+    searching.add_argument("--limit", type=_number(int, 1, 1000, "results"), default=20)
     searching.add_argument("--json", action="store_true")
     files = models_sub.add_parser("files", help="the GGUF files of a Hub repository")
     files.add_argument("repo")
@@ -73,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     chats_list = chats_sub.add_parser("list", help="list conversations, newest first")
     chats_list.add_argument("--json", action="store_true")
     chats_show = chats_sub.add_parser("show", help="print one conversation")
-    chats_show.add_argument("id", type=int)
+    chats_show.add_argument("id", type=ROW_ID)
     chats_show.add_argument("--json", action="store_true")
     chats_export = chats_sub.add_parser("export", help="export one conversation to stdout")
-    chats_export.add_argument("id", type=int)
+    chats_export.add_argument("id", type=ROW_ID)
     chats_export.add_argument("--format", choices=("md", "json"), default="md")
 
     savings = sub.add_parser("savings", help="the API cost avoided, net of electricity")
@@ -112,14 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs_search = docs_sub.add_parser("search", help="the passages that best match a query")
     docs_search.add_argument("collection")
     docs_search.add_argument("query")
-    docs_search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
+    docs_search.add_argument("--k", type=_number(int, 1, 50, "passages"), default=5, help="how many passages (default 5)")
     docs_search.add_argument("--json", action="store_true")
     docs_ask = docs_sub.add_parser("ask", help="answer a question from a collection, with citations")
     docs_ask.add_argument("collection")
     docs_ask.add_argument("question")
     docs_ask.add_argument("--model", help="chat model id or path (default: the default model)")
-    docs_ask.add_argument("--k", type=int, help="passages to give the model")
-    docs_ask.add_argument("--max-tokens", type=int, help="longest answer in tokens")
+    docs_ask.add_argument("--k", type=_setting("docs_passages"), help="passages to give the model")
+    docs_ask.add_argument("--max-tokens", type=_setting("max_tokens"), help="longest answer in tokens")
     docs_ask.add_argument("--json", action="store_true")
     docs_rm = docs_sub.add_parser("rm", help="delete a collection's index (your files are not touched)")
     docs_rm.add_argument("collection")
@@ -144,13 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     engines_bench.add_argument("name")
     engines_bench.add_argument("--model", help="one of its models (default: the first it lists)")
     engines_bench.add_argument("--streams", default="1,4,16,64", help="concurrency levels (default 1,4,16,64)")
-    engines_bench.add_argument("--tokens", type=int, default=128, help="tokens asked of each stream")
-    engines_bench.add_argument("--max-seconds", type=float, default=60.0, help="time limit of each level")
+    engines_bench.add_argument("--tokens", type=_number(int, 1, 1 << 20, "tokens"), default=128, help="tokens asked of each stream")
+    engines_bench.add_argument("--max-seconds", type=_number(float, 1, 86400, "seconds"), default=60.0, help="time limit of each level")
     engines_bench.add_argument("--json", action="store_true")
 
     serve = sub.add_parser("serve", help="serve models to coding tools (OpenAI and Anthropic APIs, on this machine)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, help="port (default 4327; 0 picks a free one)")
+    serve.add_argument("--port", type=_number(int, 0, 65535, "a port"), help="port (default 4327; 0 picks a free one)")
     serve_sub = serve.add_subparsers(dest="serve_command", metavar="ACTION", parser_class=_Parser)
     serve_key = serve_sub.add_parser("key", help="print the API key (for scripts)")
     serve_key.add_argument("--rotate", action="store_true", help="make a new key; the old one stops working")
@@ -180,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging()
     try:
+        from app import paths
+
+        paths.check_data_dir()
+        _setup_logging()
         if args.command not in (None, "gui"):
             _say_settings_repairs()
         if args.command in (None, "gui"):
@@ -261,7 +291,7 @@ def _log_path():
 def _setup_logging() -> None:
     try:
         handler: logging.Handler = logging.FileHandler(_log_path(), encoding="utf-8")
-    except OSError:
+    except (OSError, HearthError):
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -7,6 +7,7 @@ code builds a path inside the data folder: it asks here.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -21,13 +22,55 @@ def data_dir() -> Path:
         from platformdirs import user_data_dir
 
         root = Path(user_data_dir(APP_NAME, appauthor=False))
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable(root, exc) from None
+    return root
+
+
+def _unusable(folder: Path, exc: OSError):
+    from app.errors import HearthError
+
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        reason = "a file is in the way (it must be a folder)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+    elif exc.errno == errno.EROFS:
+        reason = "it is on a read-only file system"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = exc.strerror or str(exc)
+    where = "" if os.environ.get("HEARTH_HOME") is None else " (set by HEARTH_HOME)"
+    return HearthError(f"the data folder {folder}{where} cannot be used: {reason}")
+
+
+def check_data_dir() -> Path:
+    """The data folder, proven writable: one readable error instead of failures scattered later."""
+    root = data_dir()
+    probe = root / f".write-check-{os.getpid()}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"x" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _unusable(root, exc) from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
     return root
 
 
 def _sub(name: str) -> Path:
     path = data_dir() / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable(path, exc) from None
     return path
 
 

@@ -328,3 +328,45 @@ def test_the_window_falls_back_to_the_next_platform_and_says_so(hearth_home, tmp
     assert result.returncode == 0, result.stderr
     assert probe.read_text()  # the window was shown
     assert result.stderr.strip() == "hearth: the X11 (xcb) display could not start; using offscreen instead"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["chat", "--ctx", "10", "hi"], ["--ctx: 10 is out of range (context_length: 256 to 1048576)"]),
+    (["chat", "--temperature", "nan", "hi"], ["out of range (temperature: 0 to 5)"]),
+    (["chats", "show", "99999999999999999999999"], ["out of range (an id: 1 to 9223372036854775807)"]),
+    (["chat", "--continue", "-1", "hi"], ["out of range (an id"]),
+    (["docs", "search", "x", "y", "--k", "0"], ["--k: 0 is out of range (passages: 1 to 50)"]),
+])
+def test_usage_errors_exit_2_and_name_the_allowed_range(args, fragments):
+    result = hearth(*args)
+    assert result.returncode == 2
+    assert_one_line_error(result, *fragments)
+
+
+def test_help_lists_only_real_commands():
+    result = hearth("--help")
+    assert result.returncode == 0 and "SUPPRESS" not in result.stdout and "worker" not in result.stdout
+
+
+def test_binary_stdin_is_a_one_line_error():
+    result = subprocess.run([sys.executable, "-m", "app", "chat", "--max-tokens", "2"], input=b"\xff\xfe\x00binary",
+                            capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, timeout=60)
+    result = subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(),
+                                         result.stderr.decode())
+    assert_one_line_error(result, "not UTF-8 text")
+
+
+def test_a_data_folder_that_cannot_be_used_is_one_line(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    for args in (["doctor"], ["models", "list"], ["chat", "hi"], ["docs", "ls"]):
+        result = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=60,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT), HEARTH_HOME=str(blocker)), cwd=ROOT)
+        assert_one_line_error(result, f"the data folder {blocker} (set by HEARTH_HOME) cannot be used: a file is in "
+                                      "the way")
+    if os.geteuid() != 0:  # root writes anywhere; the permission case needs an ordinary user
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        result = subprocess.run([sys.executable, "-m", "app", "doctor"], capture_output=True, text=True, timeout=60,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT), HEARTH_HOME=str(locked)), cwd=ROOT)
+        assert_one_line_error(result, "cannot be used: permission denied")

@@ -16,7 +16,7 @@ from app.errors import HearthError
 
 def run_chat(args) -> int:
     settings = load_settings()
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    prompt = args.prompt if args.prompt is not None else _read_stdin()
     if not prompt.strip():
         raise HearthError("empty prompt: give a message as an argument or on stdin")
     model = choose_model(args.model, settings)
@@ -109,3 +109,14 @@ def stream_turn(service: ConversationService, as_json: bool, run, as_dict=chat_j
     if finished.bill_error:
         print(f"hearth: the reply was not counted in the savings tally: {finished.bill_error}", file=sys.stderr)
     return (EXIT_INTERRUPTED if finished.stop_reason == "cancelled" else EXIT_OK), finished
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read(64 << 20) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HearthError("the prompt on stdin is not UTF-8 text (binary data?)") from None
+    if "\0" in text:
+        raise HearthError("the prompt on stdin holds NUL bytes: binary data, not text")
+    return text

@@ -43,6 +43,14 @@ def run_gui(argv: list[str] | None = None) -> int:
     wake = QTimer(app)
     wake.timeout.connect(lambda: None)
     wake.start(300)
+    try:
+        from app import paths
+
+        paths.check_data_dir()
+    except HearthError as exc:  # nothing could be saved: say so before any window opens
+        print(f"hearth: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "Hearth", str(exc))
+        return 1
     settings = load_settings()
     try:
         model = choose_model(None, settings)  # an installed model, or ENGINE:MODEL on a team's server
