@@ -520,4 +520,12 @@ def main() -> int:
             request_id = getattr(message, "id", None)
             writer.send(p.Error(request_id, "internal", f"{type(exc).__name__}: {exc}"))
     worker.unload()
-    return 0
+    # Leave without the interpreter's shutdown: the reader thread (a daemon, blocked on the pipe)
+    # and llama.cpp's log callback may hold stderr's lock, and finalization then aborted with
+    # "Fatal Python error: _enter_buffered_busy" in every worker log.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)

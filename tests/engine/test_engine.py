@@ -265,3 +265,16 @@ def test_a_model_whose_template_does_not_compile_still_loads_and_answers(own_eng
     stream.consume()
     assert stream.stats.completion_tokens > 0
     assert "template failed" in stream.stats.template_note
+
+
+def test_the_worker_exits_cleanly(tmp_path, starter_path):
+    log = tmp_path / "worker.log"
+    for n in range(6):  # the abort at exit ("_enter_buffered_busy" on stdin) came and went with thread timing
+        e = Engine(log_file=log)
+        if n % 2:
+            e.load(load_request(starter_path))
+            e.chat([{"role": "user", "content": "Hi"}], max_tokens=2).consume()
+        else:
+            e.start()  # what `hearth doctor` does
+        e.close()
+    assert "Fatal Python error" not in log.read_text(errors="replace")
