@@ -50,7 +50,7 @@ def test_killing_the_app_mid_reply_loses_nothing(qtbot, hearth_home):
     assert [m.status for m in saved] == ["complete"] * (len(saved) - 1) + ["interrupted"]
     assert [m.role for m in saved] == ["user", "assistant"] * (len(saved) // 2)
     window = open_window(qtbot)
-    qtbot.waitUntil(lambda: len(window.chat.views) == len(saved), timeout=10_000)
+    qtbot.waitUntil(lambda: len(window.chat.views) == len(saved), timeout=60_000)
     assert [v.content for v in window.chat.views] == [m.content for m in saved]
     assert window.chat.views[0].content == "Remember the word apricot."
     assert window.chat.views[1].content.strip()  # the finished first reply

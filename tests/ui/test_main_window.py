@@ -166,14 +166,14 @@ def test_switch_conversations_and_search_all_messages(qtbot, window):
     qtbot.keyClick(window, Qt.Key_F, Qt.ControlModifier)
     assert window.sidebar.search.hasFocus()
     qtbot.keyClicks(window.sidebar.search, "zebra")
-    qtbot.waitUntil(lambda: window.sidebar.searching and window.sidebar.list.count() >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.sidebar.searching and window.sidebar.list.count() >= 1, timeout=30_000)
     items = [window.sidebar.list.item(i) for i in range(window.sidebar.list.count())]
     assert {i.data(Qt.UserRole) for i in items} == {zebra_id}  # the volcano chat does not match
     item = items[-1]  # oldest hit: the question itself
     assert "zebras" in item.text().lower()
     window.sidebar.list.itemClicked.emit(item)
-    qtbot.waitUntil(lambda: window.conversation_id == zebra_id, timeout=5000)
-    qtbot.waitUntil(lambda: len(window.chat.views) == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.conversation_id == zebra_id, timeout=30_000)
+    qtbot.waitUntil(lambda: len(window.chat.views) == 2, timeout=30_000)
     assert window.chat.views[0].body.toPlainText() == "Tell me about zebras"
 
 
@@ -195,7 +195,7 @@ def test_restart_reopens_the_last_conversation(qtbot):
     texts = [v.content for v in first.chat.views]
     first.close()
     again = open_window(qtbot)
-    qtbot.waitUntil(lambda: len(again.chat.views) == 4, timeout=5000)
+    qtbot.waitUntil(lambda: len(again.chat.views) == 4, timeout=30_000)
     assert [v.content for v in again.chat.views] == texts
     assert again.sidebar.list.count() == 1
     again.close()
@@ -205,10 +205,10 @@ def test_delete_and_undo(qtbot, window):
     send(qtbot, window, "Precious chat")
     conversation_id = window.conversation_id
     qtbot.mouseClick(window.sidebar.delete_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.sidebar.list.count() == 0 and window.undo_button.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: window.sidebar.list.count() == 0 and window.undo_button.isVisible(), timeout=30_000)
     assert window.chat.views == []
     qtbot.mouseClick(window.undo_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.sidebar.list.count() == 1 and len(window.chat.views) == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.sidebar.list.count() == 1 and len(window.chat.views) == 2, timeout=30_000)
     assert window.conversation_id == conversation_id
 
 
@@ -273,7 +273,7 @@ def test_streaming_rerenders_only_the_message_that_changes(qtbot, hearth_home):
     store.set_meta("last_conversation", str(c.id))
     store.close()
     win = open_window(qtbot, max_tokens=40)
-    qtbot.waitUntil(lambda: len(win.chat.views) == 200, timeout=30_000)
+    qtbot.waitUntil(lambda: len(win.chat.views) == 200, timeout=120_000)  # slow beside a busy neighbour
     renders = {}
     for index, view in enumerate(win.chat.views):
         original = view.set_content
@@ -288,7 +288,7 @@ def test_attach_a_source_file(qtbot, window, tmp_path):
     source = tmp_path / "util.py"
     source.write_text("def double(x):\n    return 2 * x\n")
     window.attach(source)
-    qtbot.waitUntil(window.attachment_label.isVisible, timeout=5000)
+    qtbot.waitUntil(window.attachment_label.isVisible, timeout=30_000)
     assert "util.py" in window.attachment_label.text()
     send(qtbot, window, "Explain this file.")
     user = saved(window.conversation_id)[0]
@@ -301,7 +301,7 @@ def test_binary_attachment_is_refused_with_a_message(qtbot, window, tmp_path):
     blob = tmp_path / "photo.jpg"
     blob.write_bytes(b"\xff\xd8\xff\0\0\0JFIF")
     window.attach(blob)
-    qtbot.waitUntil(window.error_banner.isVisible, timeout=5000)
+    qtbot.waitUntil(window.error_banner.isVisible, timeout=30_000)
     assert "binary file" in window.error_banner.text()
 
 
@@ -334,7 +334,7 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
     (hearth_home / "models").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(starter_path, hearth_home / "models" / "Second-Model.Q4_1.gguf")
     win = open_window(qtbot, engine="real")  # the newest added chat model is the default now
-    qtbot.waitUntil(lambda: win.model_picker.count() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: win.model_picker.count() == 2, timeout=60_000)
     assert win.model.id == "second-model-q4-1" and not win.notice.isVisible()
     starter_index = win.model_picker.findData("smollm2-135m-instruct-q4-1")
     progress, ready = [], []
@@ -346,7 +346,7 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
     qtbot.waitUntil(lambda: "smollm2-135m-instruct-q4-1" in ready, timeout=30_000)
     # An earlier no-op load (same model, same settings) can answer first: wait for this one.
     qtbot.waitUntil(lambda: bool(progress) and progress[-1] == 1.0, timeout=30_000)
-    qtbot.waitUntil(lambda: win.model_state.text() == "Ready", timeout=5000)
+    qtbot.waitUntil(lambda: win.model_state.text() == "Ready", timeout=30_000)
     assert win.notice.isVisible() and win.settings.default_model == "smollm2-135m-instruct-q4-1"
     send(qtbot, win, "Hello")
     assert win.chat.views[-1].footer.text().startswith("smollm2-135m-instruct-q4-1")
@@ -354,9 +354,9 @@ def test_switching_models_loads_in_the_background(qtbot, hearth_home, starter_pa
 
 
 def test_running_savings_total_updates_after_a_reply(qtbot, window):
-    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved $0.0000"), timeout=5000)
+    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved $0.0000"), timeout=30_000)
     send(qtbot, window, "What is a hash map?")
-    qtbot.waitUntil(lambda: window.savings.button.text() != "Saved $0.0000 vs GPT-4o", timeout=10_000)
+    qtbot.waitUntil(lambda: window.savings.button.text() != "Saved $0.0000 vs GPT-4o", timeout=60_000)
     assert re.match(r"Saved \$0\.\d{4} vs GPT-4o", window.savings.button.text())
     assert window.savings.button.text() != "Saved $0.0000 vs GPT-4o"
     tooltip = window.chat.views[-1].footer.toolTip()
@@ -368,7 +368,7 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     window.savings.open_dashboard()
     dialog = window.savings.dialog
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: "Replies: 1" in dialog.summary.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Replies: 1" in dialog.summary.text(), timeout=60_000)
     assert "Net saved" in dialog.summary.text() and "2024-08-06" in dialog.price_info.text()
     assert "$9,999,000.00 a month" in dialog.scale_result.text()
     assert "$50,663.50 a month" in dialog.scale_result.text()
@@ -381,21 +381,21 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     dialog.comparison.setCurrentIndex(index)
     dialog.comparison.activated.emit(index)
     assert window.settings.comparison_model == "claude-sonnet-4.5"
-    qtbot.waitUntil(lambda: "vs Claude Sonnet 4.5" in window.savings.button.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "vs Claude Sonnet 4.5" in window.savings.button.text(), timeout=60_000)
     qtbot.mouseClick(dialog.reprice_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: "Re-priced 1 replies" in dialog.message.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved ≈"), timeout=10_000)
+    qtbot.waitUntil(lambda: "Re-priced 1 replies" in dialog.message.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved ≈"), timeout=60_000)
     # Edit the comparison model's price: a new dated row of the user's own.
     dialog.edit_price()
     editor = dialog.price_editor
     editor.fields["input_per_m"].setText("6.00")
     editor.fields["effective_date"].setText("2026-11-01")
     editor.accept()
-    qtbot.waitUntil(lambda: "Saved claude-sonnet-4.5@2026-11-01" in dialog.message.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: "$6.00 input" in dialog.price_info.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Saved claude-sonnet-4.5@2026-11-01" in dialog.message.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: "$6.00 input" in dialog.price_info.text(), timeout=60_000)
     dialog.edit_price()
     dialog.price_editor.fields["effective_date"].setText("someday")
     dialog.price_editor.accept()
-    qtbot.waitUntil(lambda: "Price not saved" in dialog.message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Price not saved" in dialog.message.text(), timeout=60_000)
     dialog.price_editor.close()
     dialog.close()

@@ -13,13 +13,13 @@ def test_start_serve_log_and_stop(qtbot):
     panel = win.open_server()
     assert panel.toggle.text() == "Start server"
     panel.toggle.click()
-    qtbot.waitUntil(lambda: panel.state.text().startswith("Running at http://127.0.0.1:"), timeout=10_000)
+    qtbot.waitUntil(lambda: panel.state.text().startswith("Running at http://127.0.0.1:"), timeout=60_000)
     assert win.server.config.key in panel.key.text() and win.server.config.key in panel.example.toPlainText()
     url = win.server.server.base_url
     with openai.OpenAI(base_url=url, api_key=win.server.config.key, max_retries=0, timeout=30) as client:
         reply = client.chat.completions.create(model=win.model.id, messages=[{"role": "user", "content": "Hi"}])
         assert reply.choices[0].message.content == "Sure: a banana is a fruit."  # the window's (scripted) engine
-        qtbot.waitUntil(lambda: panel.log.rowCount() == 1, timeout=5000)
+        qtbot.waitUntil(lambda: panel.log.rowCount() == 1, timeout=30_000)
         assert panel.log.item(0, 1).text() == "OpenAI/Python" and panel.log.item(0, 6).text() == "200"
         assert panel.log.item(0, 4).text().endswith("/8")  # eight scripted tokens
         send(qtbot, win, "And the window still chats")  # the same service, in line with the server
@@ -33,10 +33,10 @@ def test_start_serve_log_and_stop(qtbot):
         finally:
             with_wrong_key.close()
     panel.toggle.click()
-    qtbot.waitUntil(lambda: panel.state.text() == "Stopped.", timeout=10_000)
+    qtbot.waitUntil(lambda: panel.state.text() == "Stopped.", timeout=60_000)
     # The dashboard says what the coding tool saved, apart from the chat.
     win.savings.open_dashboard()
     dialog = win.savings.dialog
-    qtbot.waitUntil(lambda: "API: OpenAI/Python (coding tools" in dialog.summary.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "API: OpenAI/Python (coding tools" in dialog.summary.text(), timeout=60_000)
     dialog.close()
     win.close()
