@@ -7,7 +7,7 @@ from decimal import Decimal
 from app.commands.output import print_json
 from app.config import load_settings
 from app.savings import prices
-from app.savings.service import comparison_row, energy_inputs
+from app.savings.service import comparison_row, energy_inputs, stale_prices_note
 from app.savings.tally import SavingsStore, usd
 
 
@@ -64,13 +64,17 @@ def run_savings(args) -> int:
             "approximate": totals["approximate"],
             "lower_bound": totals["lower_bound"],
             "priced_with": totals["price_keys"],
+            "stale_prices_note": stale_prices_note(totals, row),
             "electricity_usd_per_kwh": str(kwh_price),
             "device_watts": str(watts),
             "replies_with_measured_energy": totals["energy_measured"],
         })
         return 0
     approx = "≈" if totals["approximate"] else ""
+    stale = stale_prices_note(totals, row)
     print(f"Compared with {row.name} (prices of {row.effective_date}, {row.source})")
+    if stale:
+        print(f"Note: {stale} ('hearth savings reprice')")
     print(f"Replies       {totals['replies']:,}")
     print(f"Tokens        {totals['input_tokens']:,} input, {totals['output_tokens']:,} output "
           f"(counted with the paid API's tokenizer{', estimated' if approx else ''})")
@@ -81,9 +85,6 @@ def run_savings(args) -> int:
     if totals["lower_bound"]:
         print("Note: reasoning models also bill hidden reasoning tokens, which cannot be known: "
               "the real bill would be higher.")
-    if len(totals["price_keys"]) > 1:
-        print(f"Note: earlier replies were priced with {', '.join(totals['price_keys'])}; "
-              "'hearth savings reprice' prices them all with the current comparison model.")
     return 0
 
 

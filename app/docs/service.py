@@ -58,7 +58,7 @@ def record_embedding(result: SyncResult, settings: Settings, model_id: str) -> N
 
         record_turn(Turn(messages=[{"role": "user", "content": result.embedded_text}], reply="", source="embedding",
                          local_model=model_id, wall_s=result.seconds), settings,
-                    row=prices.price_table()["text-embedding-3-small"])
+                    row=prices.price_table()[prices.EMBEDDING_COMPARISON])
     except (HearthError, KeyError) as exc:
         log.warning("could not record embedding work in the tally: %s", exc)
 

@@ -64,6 +64,10 @@ class PriceRow:
         return data
 
 
+
+# Document indexing is compared with this embedding API (what a cloud RAG pipeline would call).
+EMBEDDING_COMPARISON = "text-embedding-3-small"
+
 def _decimal(value, field: str, row_id: str, optional: bool = False) -> Decimal | None:
     if value is None and optional:
         return None

@@ -56,3 +56,17 @@ def record_turn(turn: Turn, settings: Settings, store: SavingsStore | None = Non
     finally:
         if own:
             store.close()
+
+
+def stale_prices_note(totals: dict, row) -> str | None:
+    """Said wherever totals are shown: which prices they use when some replies were recorded
+    with other rows than the comparison model's (after ``savings use``, before a re-price).
+    Document indexing keeps its embedding price and does not count as stale."""
+    from app.savings import prices
+
+    stale = [k for k in totals.get("price_keys", [])
+             if k != row.key and not k.startswith(prices.EMBEDDING_COMPARISON + "@")]
+    if not stale:
+        return None
+    return (f"Totals still use the prices the replies were recorded with ({', '.join(stale)}), not {row.name}'s "
+            f"({row.key}): re-price history to compare everything with {row.name}.")

@@ -231,15 +231,21 @@ class SavingsStore:
         return [(label, sum((r.gross_usd for r in rs), Decimal(0)), sum((r.net_usd for r in rs), Decimal(0)),
                  sum(r.input_tokens + r.output_tokens for r in rs)) for label, rs in groups.items()]
 
-    def reprice(self, row: PriceRow) -> dict:
-        """Re-price every record with ``row``; report what changed."""
+    def reprice(self, chat_row: PriceRow, embedding_row: PriceRow | None = None) -> dict:
+        """Re-price every record with ``chat_row``, except document indexing, which keeps its kind:
+        it re-prices with ``embedding_row`` (an embedding API's price, the current one if not given)."""
+        if embedding_row is None:
+            from app.savings import prices
+
+            embedding_row = prices.price_table()[prices.EMBEDDING_COMPARISON]
         rows = self.db.execute("SELECT id, input_o200k, output_o200k, input_cl100k, output_cl100k, gross_usd, "
-                               "price_key FROM replies").fetchall()
+                               "price_key, source FROM replies").fetchall()
         before = sum((Decimal(r[5]) for r in rows), Decimal(0))
         changed = 0
         after = Decimal(0)
         with self.db:
-            for rid, in_o, out_o, in_c, out_c, gross, key in rows:
+            for rid, in_o, out_o, in_c, out_c, gross, key, source in rows:
+                row = embedding_row if source == "embedding" else chat_row
                 counts = {"o200k_base": (in_o, out_o), "cl100k_base": (in_c, out_c)}
                 input_tokens, output_tokens = price_turn_tokens(counts, row)
                 new_gross = row.cost(input_tokens, output_tokens)
@@ -255,4 +261,4 @@ class SavingsStore:
                      str(row.token_ratio), int(row.approximate), int(row.reasoning), input_tokens, output_tokens,
                      str(new_gross), rid))
         return {"replies": len(rows), "changed": changed, "gross_before_usd": before, "gross_after_usd": after,
-                "price_key": row.key}
+                "price_key": chat_row.key}

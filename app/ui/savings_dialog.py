@@ -19,7 +19,7 @@ from app.config import Settings
 from app.savings import prices
 from app.engine.loadtest import saved_results
 from app.savings.scale import GPT4_AT_SCALE, Scenario, SelfHosted
-from app.savings.service import comparison_row
+from app.savings.service import comparison_row, stale_prices_note
 from app.savings.tally import usd
 from app.errors import HearthError
 from app.ui.qt import (
@@ -116,9 +116,9 @@ class SavingsDialog(QDialog):
         if totals["lower_bound"]:
             lines.append("Reasoning models bill hidden reasoning tokens that cannot be known: "
                          "the real bill would be higher, so this is a lower bound.")
-        if len(totals["price_keys"]) > 1:
-            lines.append(f"Earlier replies were priced with other rows ({html.escape(', '.join(totals['price_keys']))}); "
-                         "re-price to use one.")
+        stale = stale_prices_note(totals, row)
+        if stale:
+            lines.insert(0, f"<b>{html.escape(stale)}</b>")
         self.summary.setText("<br>".join(lines))
         self._draw_chart()
 

@@ -8,7 +8,7 @@ reads the tally, on the DB lane.
 from __future__ import annotations
 
 from app.config import Settings
-from app.savings.service import comparison_row
+from app.savings.service import comparison_row, stale_prices_note
 from app.savings.tally import usd
 from app.ui.message_view import MessageView
 from app.ui.qt import QObject, QPushButton, tip
@@ -35,13 +35,16 @@ class SavingsStatus(QObject):
     def _show(self, result) -> None:
         totals, row = result
         approx = "≈" if totals["approximate"] else ""
-        self.button.setText(f"Saved {approx}{usd(totals['net_usd'], 4)} vs {row.name}")
+        stale = stale_prices_note(totals, row)
+        # Until history is re-priced, the total is not "vs" the newly chosen model: say what it is.
+        versus = "recorded prices" if stale else row.name
+        self.button.setText(f"Saved {approx}{usd(totals['net_usd'], 4)} vs {versus}")
         lower = "\nReasoning models also bill hidden tokens: the real bill would be higher." \
             if totals["lower_bound"] else ""
         self.button.setToolTip(tip(
             f"{totals['replies']} replies would have cost {approx}{usd(totals['gross_usd'], 4)} on {row.name} "
             f"(prices of {row.effective_date}); electricity used: {usd(totals['energy_usd'], 4)}.{lower}\n"
-            "Click for the savings dashboard."))
+            + (f"{stale}\n" if stale else "") + "Click for the savings dashboard."))
 
     def show_reply_costs(self, pairs: list[tuple[int, MessageView]]) -> None:
         """Tooltips for the replies of a conversation just opened: (message id, view) pairs."""

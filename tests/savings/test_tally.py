@@ -137,3 +137,39 @@ def test_the_scale_preset_reproduces_the_quoted_figures():
     assert round(per_user, 2) == Decimal("2.00")
     cheap = GPT4_AT_SCALE.with_values(paid_input_per_m=Decimal("0.15"), paid_output_per_m=Decimal("0.60"))
     assert cheap.ratio() < 3  # against gpt-4o-mini the gap nearly closes
+
+
+def test_reprice_keeps_each_rows_kind_embedding_work_stays_at_an_embedding_price(hearth_home):
+    store = SavingsStore()
+    embed_row = prices.find("text-embedding-3-small")
+    indexing = store.record(Turn(messages=[{"role": "user", "content": "passage " * 500}], reply="",
+                                 local_model="minilm", wall_s=1.0, source="embedding"),
+                            embed_row, Decimal("0.20"), Decimal(50))
+    chat = store.record(TURN, prices.find("gpt-4o"), Decimal("0.20"), Decimal(50))
+    before = store.get(indexing.id).gross_usd
+    store.reprice(prices.find("claude-sonnet-4.5"))
+    assert store.get(indexing.id).gross_usd == before  # still priced as embedding work
+    assert store.get(indexing.id).price_key == embed_row.key
+    assert store.get(chat.id).price_key == prices.find("claude-sonnet-4.5").key
+    store.close()
+
+
+def test_after_choosing_another_comparison_the_totals_say_which_prices_they_use(hearth_home):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    store = SavingsStore()
+    store.record(TURN, prices.find("gpt-4o"), Decimal("0.20"), Decimal(50))
+    store.close()
+    env = dict(os.environ, PYTHONPATH=str(root))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "app", "savings", *a], capture_output=True,  # noqa: E731
+                                    text=True, env=env, cwd=root, timeout=60)
+    assert run("use", "claude-sonnet-4.5").returncode == 0
+    shown = run().stdout
+    assert "Compared with Claude Sonnet 4.5" in shown
+    assert "Totals still use the prices the replies were recorded with (gpt-4o@2024-08-06)" in shown
+    assert run("reprice").returncode == 0
+    assert "Totals still use" not in run().stdout
