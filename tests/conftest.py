@@ -119,6 +119,9 @@ def loopback(monkeypatch, gguf_bytes):
             "split.F16-00002-of-00002.gguf": b"second part bytes",
         })
         monkeypatch.setenv("HF_ENDPOINT", server.url)
+        from app.library import download
+
+        monkeypatch.setattr(download, "RETRY_DELAYS_S", (0.05, 0.05))  # retries without the real pauses
         monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         yield server

@@ -11,6 +11,7 @@ GGUF header checks out; anything else is removed, never registered.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -26,7 +27,12 @@ from app.gguf.header import GGUFError, human_bytes, read_gguf
 
 CHUNK = 1 << 20
 # Seconds without a byte before a transfer counts as lost (it stays resumable).
+log = logging.getLogger(__name__)
+
 READ_TIMEOUT_S = 30.0
+# A cut connection, a timeout or a server error is retried after these pauses, resuming from the
+# bytes on disk; then the error is the user's. Enough for flaky Wi-Fi, short enough to hear of an outage.
+RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0)
 DISK_MARGIN_BYTES = 200 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]")
 
@@ -110,7 +116,7 @@ def pull(repo_id: str, filename: str, on_progress: Callable[[Progress], None] | 
     done_before = 0
     for part, target, sha in zip(chosen.parts, targets, chosen.sha256):
         if not target.exists():
-            _fetch(repo_id, part, target, sha, chosen.size, done_before, on_progress, should_stop)
+            _fetch_retrying(repo_id, part, target, sha, chosen.size, done_before, on_progress, should_stop)
         done_before += target.stat().st_size
     try:
         read_gguf(targets[0])
@@ -119,6 +125,32 @@ def pull(repo_id: str, filename: str, on_progress: Callable[[Progress], None] | 
             target.unlink(missing_ok=True)
         raise HearthError(f"{chosen.name} downloaded but is not a usable GGUF file ({exc}); it was removed") from None
     return targets[0]
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth trying again: the connection failed or was cut, or the server said "later"."""
+    name = type(exc).__name__  # by name: the Hub client's HTTP library has changed between releases
+    if isinstance(exc, OSError) or any(k in name for k in ("Protocol", "ReadError", "Disconnected", "Timeout",
+                                                           "Connect", "Transport", "Network")):
+        return True
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return isinstance(status, int) and (status >= 500 or status == 429)
+
+
+def _fetch_retrying(repo_id, remote, target, sha, total, done_before, on_progress, should_stop) -> None:
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            _fetch(repo_id, remote, target, sha, total, done_before, on_progress, should_stop)
+            return
+        except HearthError as exc:
+            if delay is None or not getattr(exc, "transient", False):
+                raise
+            log.info("download of %s failed (%s); retrying in %g s", remote, exc, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                if should_stop and should_stop():
+                    raise DownloadStopped(f"download of {target.name} paused; pull again to resume") from None
+                time.sleep(min(0.1, delay))
 
 
 def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int, done_before: int,
@@ -164,7 +196,9 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
     except HearthError:
         raise
     except Exception as exc:  # network trouble: keep the partial file for a resume
-        raise hub.readable_error(exc, f"{repo_id}/{remote}") from None
+        error = hub.readable_error(exc, f"{repo_id}/{remote}")
+        error.transient = _transient(exc)
+        raise error from None
     if sha and _sha256(partial) != sha:
         partial.unlink(missing_ok=True)
         raise HearthError(f"{target.name} does not match the Hub's SHA-256 (corrupted in transit?); "

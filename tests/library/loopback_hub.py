@@ -21,6 +21,7 @@ class LoopbackHub:
         self.repos: dict[str, dict] = {}
         self.requests: list[str] = []
         self.ranges: list[str | None] = []  # the Range header of every file request
+        self.failed_requests = 0  # file requests answered with an error
         # file name -> "cut once", "corrupt", "error 500", "stall once" (half, then silence), "slow" (throttled)
         self.file_behaviour: dict[str, str] = {}
         self.stall_s = 3.0
@@ -118,6 +119,7 @@ class LoopbackHub:
         data = repo["files"][name]
         behaviour = self.file_behaviour.get(name)
         if behaviour == "error 500":
+            self.failed_requests += 1
             return handler._json({"error": "Internal Error"}, 500)
         if behaviour == "corrupt":
             data = bytes(b ^ 0xFF for b in data)
