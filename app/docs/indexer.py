@@ -49,6 +49,11 @@ class IndexProgress:
     chunks_done: int
     started: float
     current: str = ""
+    # Bytes of the files to index and of those done: the time left follows the work, not the file
+    # count (a count-based estimate said "24 s left" for a run that took 811 s: small files first).
+    bytes_total: int = 0
+    bytes_done: int = 0
+    _estimate: tuple[float, float] | None = None  # (seconds left, when)
 
     @property
     def rate(self) -> float:
@@ -57,16 +62,32 @@ class IndexProgress:
 
     @property
     def seconds_left(self) -> float | None:
-        if not self.files_done or self.files_done >= self.files_total:
+        """Passages still to come (the bytes left at the passages per byte seen so far) at the
+        passage rate seen so far, smoothed; nothing until there is something to go on."""
+        if not self.chunks_done or not self.bytes_done or self.files_done >= self.files_total:
             return None
-        elapsed = time.monotonic() - self.started
-        return elapsed / self.files_done * (self.files_total - self.files_done)
+        passages_left = (self.bytes_total - self.bytes_done) * self.chunks_done / self.bytes_done
+        fresh = passages_left / max(self.rate, 1e-9)
+        now = time.monotonic()
+        if self._estimate is not None:  # the last estimate, aged by the time since, blended with this one
+            previous, at = self._estimate
+            fresh = 0.7 * max(0.0, previous - (now - at)) + 0.3 * fresh
+        self._estimate = (fresh, now)
+        return fresh
 
     def describe(self) -> str:
         left = self.seconds_left
-        eta = f", about {left:.0f} s left" if left is not None else ""
+        eta = f", about {_duration(left)} left" if left is not None else ""
         return (f"{self.files_done} of {self.files_total} files, {self.chunks_done} passages "
                 f"({self.rate:.1f}/s{eta})")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -203,7 +224,7 @@ class Indexer:
         for key in set(known) - present:
             self.store.remove_file(key)
             result.removed += 1
-        progress = IndexProgress(0, len(todo), 0, started)
+        progress = IndexProgress(0, len(todo), 0, started, bytes_total=sum(st.st_size for _p, st in todo))
         if on_progress:
             on_progress(progress)
         if todo:
@@ -259,6 +280,7 @@ class Indexer:
                 result.chunks += len(state["chunks"])
                 progress.files_done += 1
                 progress.chunks_done += len(state["chunks"])
+                progress.bytes_done += state["stat"].st_size
                 if on_progress:
                     on_progress(progress)
 
@@ -272,6 +294,7 @@ class Indexer:
                 progress.current = path.name
                 if chunks is None:
                     progress.files_done += 1
+                    progress.bytes_done += stat.st_size
                     if on_progress:
                         on_progress(progress)
                     continue

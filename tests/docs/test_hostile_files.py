@@ -4,6 +4,7 @@ endless PDFs. Each costs its own file, is listed with a reason, and never stops 
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -111,3 +112,14 @@ def test_pause_acts_inside_a_long_file(tmp_path, monkeypatch):
     assert len(asked) == 3  # asked again between batches of the same file, not only between files
     assert service.status("long")["indexed_files"] == 0  # no half file kept
     assert service.sync("long", load_settings()).indexed == 1
+
+
+def test_the_time_left_follows_the_bytes_to_read_not_the_file_count():
+    import time
+
+    # One small file of ten done in 10 s (10 passages); the nine left are the big ones.
+    progress = indexer_module.IndexProgress(1, 10, 10, time.monotonic() - 10, bytes_total=100_000, bytes_done=1_000)
+    left = progress.seconds_left
+    assert 900 < left < 1000  # 99,000 bytes at 1 passage per 100 bytes, 1 passage/s; by file count: 90 s
+    assert re.search(r"about 1[67] min left", progress.describe())
+    assert indexer_module.IndexProgress(0, 10, 0, time.monotonic()).seconds_left is None  # nothing to go on yet
