@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--network", action="store_true",
+                        help="list every network connection Hearth made (or refused, in offline mode)")
 
     return parser
 
@@ -191,8 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["worker"]:
+        from app import netlog
         from app.engine import worker
 
+        netlog.install("engine worker")  # offline mode comes from the parent's environment
         return worker.main()
     # Nothing that reaches the terminal can drive it: file names and model output hold control
     # characters and undecodable bytes (see app/display.py).
@@ -212,8 +216,8 @@ def _run(argv: list[str]) -> int:
 
         paths.check_data_dir()
         _setup_logging()
-        if args.command not in (None, "gui"):
-            _say_settings_repairs()
+        if args.command not in (None, "gui"):  # the window does both itself (its note is a banner)
+            _watch_network(f"hearth {args.command}", _settings_with_repairs_said().offline)
         if args.command in (None, "gui"):
             from app.ui.launch import run_gui
 
@@ -274,12 +278,19 @@ def _run(argv: list[str]) -> int:
     return EXIT_USAGE
 
 
-def _say_settings_repairs() -> None:
+def _settings_with_repairs_said():
     from app.config import load_settings
 
-    note = load_settings().note  # repairs the file, so this is said once
-    if note:
-        print(f"hearth: {note}", file=sys.stderr)
+    settings = load_settings()  # repairs a damaged file, so the note is said once
+    if settings.note:
+        print(f"hearth: {settings.note}", file=sys.stderr)
+    return settings
+
+
+def _watch_network(process: str, offline: bool) -> None:
+    from app import netlog
+
+    netlog.install(process, offline=offline)
 
 
 def _log_path():

@@ -156,6 +156,11 @@ def app_log_file() -> Path:
     return logs_dir() / "hearth.log"
 
 
+def network_log_file() -> Path:
+    """Every network connection Hearth made or refused (app/netlog.py), one JSON line each."""
+    return logs_dir() / "network.jsonl"
+
+
 def worker_log_file() -> Path:
     """llama.cpp's own messages from the chat worker."""
     return logs_dir() / "worker.log"

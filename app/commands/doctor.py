@@ -50,7 +50,27 @@ def collect() -> dict:
     return report
 
 
+def run_network(as_json: bool) -> int:
+    """Every network connection Hearth made or refused, from the log every Hearth process writes."""
+    from app import netlog
+    from app.config import load_settings
+
+    rows = netlog.entries()
+    if as_json:
+        print_json({"offline": load_settings().offline, "connections": rows})
+        return 0
+    mode = "on: every connection is refused" if load_settings().offline else "off"
+    print(f"Offline mode {mode}. Network connections made by Hearth ({paths.network_log_file()}):")
+    if not rows:
+        print("  none")
+    for entry in rows:
+        print("  " + netlog.describe(entry))
+    return 0
+
+
 def run_doctor(args) -> int:
+    if getattr(args, "network", False):
+        return run_network(args.json)
     report = collect()
     if args.json:
         print_json(report)

@@ -117,6 +117,9 @@ def _ignore_ctrl_c() -> None:
 
 def _parse_main(conn) -> None:
     _ignore_ctrl_c()
+    from app import netlog
+
+    netlog.install("document reader")
     _limit_memory()
     try:
         while True:
@@ -212,6 +215,9 @@ def _quiet_native_output(log_name: str) -> None:
 
 def _embed_main(conn, model_path: str, threads: int, pool_mean: bool) -> None:
     _ignore_ctrl_c()
+    from app import netlog
+
+    netlog.install("document embedder")
     _quiet_native_output("embed-worker")
     try:
         import numpy as np

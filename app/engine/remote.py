@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from app import netlog
 from app.engine import protocol as p
 from app.engine.base import CRASH, LOAD, REQUEST, ChatEngine, EngineError, LoadedModel, ModelTarget
 from app.engine.remotes import RemoteConfig, get_key
@@ -131,7 +132,8 @@ class RemoteStream:
         engine, config = self._engine, self._engine.config
         for attempt in (1, 2):
             request = engine.client.build_request("POST", "/chat/completions", json=self._body)
-            response = engine.client.send(request, stream=True)
+            with netlog.purpose(f"remote engine {config.name}: chat"):
+                response = engine.client.send(request, stream=True)
             if response.status_code in (429, 503) and attempt == 1:
                 wait = response.headers.get("retry-after", "1")
                 response.close()
@@ -237,7 +239,8 @@ class RemoteEngine(ChatEngine):
         if cached is not None and time.monotonic() - cached[0] < MODELS_TTL_S:
             return cached[1]
         try:
-            response = self.client.get("/models", timeout=CONNECT_TIMEOUT_S + 5)
+            with netlog.purpose(f"remote engine {self.config.name}: model list"):
+                response = self.client.get("/models", timeout=CONNECT_TIMEOUT_S + 5)
         except httpx.HTTPError as exc:
             raise EngineError(describe_failure(self.config, exc), LOAD) from None
         check_status(self.config, response)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from app import paths
+from app import netlog, paths
 from app.errors import HearthError
 from app.library import hub
 from app.gguf.header import GGUFError, human_bytes, read_gguf
@@ -127,6 +127,12 @@ def pull(repo_id: str, filename: str, on_progress: Callable[[Progress], None] | 
     return targets[0]
 
 
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or "?"
+
+
 def _transient(exc: Exception) -> bool:
     """Worth trying again: the connection failed or was cut, or the server said "later"."""
     name = type(exc).__name__  # by name: the Hub client's HTTP library has changed between releases
@@ -168,8 +174,9 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
     started, last_report = time.monotonic(), 0.0
     received = 0
     try:
-        with get_session().stream("GET", url, headers=headers, follow_redirects=True,
-                                      timeout=READ_TIMEOUT_S) as response:
+        with netlog.purpose(f"download {repo_id}/{remote}"), \
+                get_session().stream("GET", url, headers=headers, follow_redirects=True,
+                                     timeout=READ_TIMEOUT_S) as response:
             if response.status_code == 416:  # the partial file already holds everything
                 pass
             else:
@@ -192,6 +199,7 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
                             raise DownloadStopped(f"download of {target.name} paused at "
                                                   f"{human_bytes(have + received)}; pull again to resume")
     except DownloadStopped:
+        netlog.note_transfer(_host(url), f"download {repo_id}/{remote} (paused)", received)
         raise
     except HearthError:
         raise
@@ -199,6 +207,7 @@ def _fetch(repo_id: str, remote: str, target: Path, sha: str | None, total: int,
         error = hub.readable_error(exc, f"{repo_id}/{remote}")
         error.transient = _transient(exc)
         raise error from None
+    netlog.note_transfer(_host(url), f"download {repo_id}/{remote}", received)
     if sha and _sha256(partial) != sha:
         partial.unlink(missing_ok=True)
         raise HearthError(f"{target.name} does not match the Hub's SHA-256 (corrupted in transit?); "

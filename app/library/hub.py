@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from app import netlog
 from app.errors import HearthError
 
 SORTS = {"downloads": "downloads", "likes": "likes", "recent": "last_modified"}
@@ -86,9 +87,35 @@ def group_gguf_files(siblings: list[tuple[str, int | None, str | None]]) -> list
     return sorted(singles, key=lambda f: (f.size, f.name))
 
 
+REACH_TIMEOUT_S = 4.0
+
+
 def check_online(offline_setting: bool = False) -> None:
-    if offline_setting or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    """Offline mode, or no network: one line at once, instead of the Hub client's retries
+    (23 s and eleven retry lines with the network down)."""
+    if offline_setting or netlog.is_offline() or \
+            os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise HubError("offline mode is on: searching and downloading from the Hub are disabled")
+    check_reachable()
+
+
+def check_reachable() -> None:
+    """A plain TCP connection to the Hub's host within a few seconds, or a one-line error."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with netlog.purpose("Hub reachability check"):
+            socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
+    except socket.gaierror:
+        raise HubError(f"no network: {host} cannot be looked up (offline, or no DNS)") from None
+    except TimeoutError:
+        raise HubError(f"no network: {host} did not answer within {REACH_TIMEOUT_S:g} s") from None
+    except OSError as exc:
+        raise HubError(f"no network: cannot reach {host} ({exc.strerror or exc})") from None
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -132,7 +159,8 @@ def search(query: str, sort: str = "downloads", limit: int = 20, offline: bool =
     if sort not in SORTS:
         raise HubError(f"sort must be one of {', '.join(SORTS)}")
     try:
-        models = list(_api().list_models(search=query or None, filter="gguf", sort=SORTS[sort], limit=limit))
+        with netlog.purpose("Hub search"):
+            models = list(_api().list_models(search=query or None, filter="gguf", sort=SORTS[sort], limit=limit))
     except Exception as exc:  # every failure becomes one readable line
         raise readable_error(exc, f"search {query!r}") from None
     return [RepoSummary(m.id, m.downloads or 0, m.likes or 0,
@@ -143,7 +171,8 @@ def repo_details(repo_id: str, offline: bool = False) -> RepoDetails:
     check_online(offline)
     check_repo_id(repo_id)
     try:
-        info = _api().model_info(repo_id, files_metadata=True)
+        with netlog.purpose(f"Hub model details {repo_id}"):
+            info = _api().model_info(repo_id, files_metadata=True)
     except Exception as exc:
         raise readable_error(exc, repo_id) from None
     rows = []

@@ -52,6 +52,10 @@ def run_gui(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "Hearth", str(exc))
         return 1
     settings = load_settings()
+    from app import netlog
+
+    netlog.install("window", offline=settings.offline)
+    settings.subscribe(lambda names: "offline" in names and netlog.set_offline(settings.offline))
     try:
         model = choose_model(None, settings)  # an installed model, or ENGINE:MODEL on a team's server
     except HearthError as exc:

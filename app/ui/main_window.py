@@ -203,12 +203,17 @@ class MainWindow(QMainWindow):
             self.refresh_models()
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, load_log=self._load_network_log)
         if dialog.exec():
             try:
                 self.settings.update(dialog.values())
             except HearthError as exc:  # a value the schema refuses: say so, keep the old settings
                 self.show_error(str(exc))
+
+    def _load_network_log(self, on_done) -> None:
+        from app import netlog
+
+        self.runner.run(lambda: [netlog.describe(e) for e in netlog.entries()], on_done=on_done)
 
     # --- documents -----------------------------------------------------------------------
     def _start_documents(self) -> None:

@@ -1,14 +1,21 @@
-"""Application settings (Ctrl+,): how models are loaded and run.
+"""Application settings (Ctrl+,): how models are loaded and run, and privacy.
 
 Shows the settings; the window applies ``values()`` in one ``Settings.update``,
 whose ``changed`` notification saves them off the GUI thread and reloads the
 model when a load setting changed. Ranges and names come from the schema.
+
+The Privacy tab shows every network connection Hearth made or refused (the log
+``app/netlog.py`` keeps in every process), read off the GUI thread by the
+``load_log`` the window passes, with the Offline switch above it.
 """
 
 from __future__ import annotations
 
 from app.config import Settings, setting
-from app.ui.qt import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QVBoxLayout
+from app.ui.qt import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QListWidget, QPushButton, QSpinBox,
+    QTabWidget, QVBoxLayout, QWidget,
+)
 
 
 def _auto_box(settings: Settings, name: str, suggestions: range):
@@ -37,11 +44,18 @@ def _spin(settings: Settings, name: str, step: int) -> QSpinBox:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent=None):
+    """``load_log(on_done)``: reads the network log off the GUI thread and hands its lines to ``on_done``."""
+
+    def __init__(self, settings: Settings, parent=None, load_log=None):
         super().__init__(parent)
         self.setWindowTitle("Hearth settings")
         layout = QVBoxLayout(self)
-        form = QFormLayout()
+        self.tabs = QTabWidget()
+        engine_page = QWidget()
+        self.tabs.addTab(engine_page, "&Engine")
+        self.tabs.addTab(self._privacy_page(settings, load_log), "&Privacy")
+        layout.addWidget(self.tabs)
+        form = QFormLayout(engine_page)
         self.context = _spin(settings, "context_length", 1024)
         form.addRow("Default &context length", self.context)
         self.gpu_layers = _auto_box(settings, "gpu_layers", range(-1, 201))
@@ -57,15 +71,44 @@ class SettingsDialog(QDialog):
         self.flash.setAccessibleName(setting("flash_attention").label)
         self.flash.setCurrentText({True: "on", False: "off"}.get(settings.flash_attention, "auto"))
         form.addRow("&Flash attention", self.flash)
-        self.offline = QCheckBox(setting("offline").label)
-        self.offline.setChecked(settings.offline)
-        self.offline.setAccessibleName("Offline mode")
-        form.addRow(self.offline)
-        layout.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _privacy_page(self, settings: Settings, load_log) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        self.offline = QCheckBox(setting("offline").label)
+        self.offline.setChecked(settings.offline)
+        self.offline.setAccessibleName("Offline mode")
+        column.addWidget(self.offline)
+        column.addWidget(QLabel("Offline refuses every network connection in every Hearth process (the app, "
+                                "the model worker, document indexing), and notes the refusal below. Hearth "
+                                "connects only when you search or download models, or use a team's server.",
+                                wordWrap=True))
+        column.addWidget(QLabel("Network connections Hearth made:"))
+        self.network_log = QListWidget()
+        self.network_log.setAccessibleName("Network connections")
+        column.addWidget(self.network_log, 1)
+        refresh = QPushButton("&Refresh")
+        refresh.setAccessibleName("Refresh the connection list")
+        column.addWidget(refresh)
+        self._load_log = load_log
+        refresh.clicked.connect(self.refresh_log)
+        self.refresh_log()
+        return page
+
+    def refresh_log(self) -> None:
+        if self._load_log is None:
+            return
+        self.network_log.clear()
+        self.network_log.addItem("Reading…")
+        self._load_log(self._show_log)
+
+    def _show_log(self, lines: list[str]) -> None:
+        self.network_log.clear()
+        self.network_log.addItems(list(reversed(lines)) or ["None: Hearth has made no network connection."])
 
     def values(self) -> dict:
         def auto_or_int(text: str):
