@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="report this machine's capabilities and Hearth's set-up")
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--repair", action="store_true",
+                        help="check every database; salvage damaged ones (their old files are kept)")
     doctor.add_argument("--network", action="store_true",
                         help="list every network connection Hearth made (or refused, in offline mode)")
 

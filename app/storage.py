@@ -3,6 +3,11 @@
 Every database (chats, the savings tally, later document indexes) opens through
 here, so each one upgrades the same way and refuses a file from a newer Hearth
 with the same readable message.
+
+Damage found later, by any query (a corrupt page in the middle of the file, a
+full or read-only disk), becomes a ``StoreError`` naming the file and what to do,
+wherever it surfaces: connections and cursors are our own subclasses that
+translate SQLite's error codes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,96 @@ from typing import Callable, Sequence
 from app.errors import HearthError
 
 Migration = Callable[[sqlite3.Connection], None]
+
+# SQLite's primary result codes (the low byte of an extended code) that mean the file, not the query.
+_CORRUPT, _NOTADB, _FULL, _READONLY, _IOERR, _CANTOPEN = 11, 26, 13, 8, 10, 14
+
+
+class StoreError(HearthError):
+    """A database file that is damaged or cannot be written; ``path`` names it."""
+
+    def __init__(self, message: str, path: Path | None = None, damaged: bool = False):
+        super().__init__(message)
+        self.path, self.damaged = path, damaged
+
+
+def _translate(exc: sqlite3.Error, connection) -> Exception:
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    path, what = getattr(connection, "store_path", None), getattr(connection, "store_what", "database")
+    if code in (_CORRUPT, _NOTADB):
+        return StoreError(f"the {what} {path} is damaged ({exc}); 'hearth doctor --repair' salvages what it can",
+                          path, damaged=True)
+    if code == _FULL:
+        return StoreError(f"the disk holding the {what} {path} is full: nothing more can be saved", path)
+    if code == _READONLY:
+        return StoreError(f"the {what} {path} is read-only: nothing can be saved", path)
+    if code in (_IOERR, _CANTOPEN):
+        return StoreError(f"the {what} {path} cannot be read or written ({exc})", path)
+    return exc
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, *args):
+        try:
+            return super().execute(*args)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+    def executemany(self, *args):
+        try:
+            return super().executemany(*args)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+    def fetchone(self):
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+    def fetchmany(self, *args):
+        try:
+            return super().fetchmany(*args)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+    def fetchall(self):
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.connection) from None
+
+
+class _Connection(sqlite3.Connection):
+    store_path: Path | None = None
+    store_what = "database"
+
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+    def execute(self, *args):
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args):
+        return self.cursor().executemany(*args)
+
+    def commit(self):
+        try:
+            return super().commit()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self) from None
+
+    def __exit__(self, *exc_info):
+        try:
+            return super().__exit__(*exc_info)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self) from None
 
 
 class _Migrating:
@@ -50,7 +145,8 @@ def open_database(path: Path, migrations: Sequence[Migration], what: str) -> sql
     transaction: several processes opening a brand-new file at once (the CLI
     beside the window) migrate it once, instead of racing to create its tables."""
     try:
-        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=30, check_same_thread=False, factory=_Connection)
+        db.store_path, db.store_what = path, what
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
@@ -60,8 +156,10 @@ def open_database(path: Path, migrations: Sequence[Migration], what: str) -> sql
             raise HearthError(f"the {what} {path} was written by a newer Hearth (format {version})")
         if version < len(migrations):
             _migrate(db, migrations)
+    except StoreError:
+        raise
     except sqlite3.DatabaseError as exc:
-        raise HearthError(f"cannot open the {what} {path}: {exc}") from None
+        raise StoreError(f"cannot open the {what} {path}: {exc}", path) from None
     return db
 
 

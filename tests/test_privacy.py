@@ -143,7 +143,7 @@ def test_no_network_is_one_line_at_once(hearth_home):
         result = hearth("models", "search", "qwen", env=dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{port}"))
     assert time.monotonic() - started < 15
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"hearth: no network: cannot reach 127.0.0.1 (Connection refused)"]
+    assert result.stderr.strip().splitlines() == ["hearth: no network: cannot reach 127.0.0.1 (Connection refused)"]
 
 
 def test_the_privacy_tab_lists_connections_and_switches_offline(qtbot, hearth_home):

@@ -68,9 +68,29 @@ def run_network(as_json: bool) -> int:
     return 0
 
 
+def run_repair(as_json: bool) -> int:
+    """Check every database; salvage the damaged ones (their old files are kept)."""
+    from app import repair
+    from app.config import load_settings
+
+    results = repair.check_all(True, load_settings(),
+                               on_progress=None if as_json else lambda text: print(text, flush=True))
+    if as_json:
+        print_json([{"store": r.what, "path": str(r.path), "ok": r.ok, "problem": r.problem, "action": r.action,
+                     "rows": r.rows} for r in results])
+    else:
+        for r in results:
+            print(r.describe())
+        if not results:
+            print("No databases yet: nothing to check.")
+    return 0
+
+
 def run_doctor(args) -> int:
     if getattr(args, "network", False):
         return run_network(args.json)
+    if getattr(args, "repair", False):
+        return run_repair(args.json)
     report = collect()
     if args.json:
         print_json(report)
