@@ -74,7 +74,7 @@ def test_chat_bad_input():
     assert_one_line_error(hearth("chat", "   "), "empty prompt")
     assert_one_line_error(hearth("chat", stdin=""), "empty prompt")
     assert_one_line_error(hearth("chat", "--temperature", "-3", "hi"), "temperature")
-    assert_one_line_error(hearth("chat", "--max-tokens", "many", "hi"), "invalid int value")
+    assert_one_line_error(hearth("chat", "--max-tokens", "many", "hi"), "'many' is not a number (max_tokens: 1 to")
     assert_one_line_error(hearth("frobnicate"), "invalid choice")
 
 

@@ -381,10 +381,13 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     dialog.comparison.setCurrentIndex(index)
     dialog.comparison.activated.emit(index)
     assert window.settings.comparison_model == "claude-sonnet-4.5"
-    qtbot.waitUntil(lambda: "vs Claude Sonnet 4.5" in window.savings.button.text(), timeout=60_000)
+    # Until history is re-priced, the totals say which prices they use (not the newly chosen model's).
+    qtbot.waitUntil(lambda: "vs recorded prices" in window.savings.button.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: "Totals still use the prices" in dialog.summary.text(), timeout=60_000)
     qtbot.mouseClick(dialog.reprice_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Re-priced 1 replies" in dialog.message.text(), timeout=60_000)
     qtbot.waitUntil(lambda: window.savings.button.text().startswith("Saved ≈"), timeout=60_000)
+    assert "vs Claude Sonnet 4.5" in window.savings.button.text()
     # Edit the comparison model's price: a new dated row of the user's own.
     dialog.edit_price()
     editor = dialog.price_editor
