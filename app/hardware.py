@@ -141,3 +141,24 @@ def joules_between(before: dict | None, after: dict | None) -> float | None:
         delta = end - start if end >= start else end + wrap - start
         total += delta
     return total / 1_000_000
+
+
+def cpu_times() -> tuple[float, float] | None:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (Linux); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [float(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def busy_share(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
+    """The share of the machine's CPU time that was busy between two ``cpu_times()`` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])

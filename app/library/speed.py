@@ -11,6 +11,11 @@ taken once and cached in the data folder, give both:
 - the engine's own generation speed on the starter model through the real
   worker, which gives the compute cost per parameter.
 
+A busy moment only ever makes a machine look slower, so the profile keeps the
+best of every measurement taken (the window's and the CLI's merge in the one
+file), and one taken while other programs kept the CPU busy is marked and
+taken again the next time the machine is quiet.
+
 A file not yet downloaded has no header to read, so its parameter count
 comes from its size and the bits per weight of its quantization type.
 Mixture-of-experts models read only their active experts per token: both
@@ -41,6 +46,9 @@ PROFILE_VERSION = 1
 ENGINE_BANDWIDTH_SHARE = 0.85
 _COPY_BYTES = 64 << 20
 _MAX_PROBE_THREADS = 8
+# Busy share of the whole machine beyond what the probe's own threads explain that marks a
+# measurement as taken beside a busy neighbour.
+_NEIGHBOUR_SHARE = 0.25
 
 
 @dataclass
@@ -52,6 +60,8 @@ class MachineProfile:
     starter_tps: float
     starter_params: int
     measured_at: str
+    # Other programs kept the CPU busy while it was measured: worth measuring again when quiet.
+    busy: bool = False
 
     @property
     def seconds_per_param(self) -> float:
@@ -84,8 +94,9 @@ def describe_speed(tps: float | None) -> str:
     return f"~{tps:.1f} tok/s"
 
 
-def measure_bandwidth(threads: int, rounds: int = 5) -> float:
-    """Copy bandwidth in GB/s (bytes read + written), best of a few rounds."""
+def measure_bandwidth(threads: int, rounds: int = 7) -> float:
+    """Copy bandwidth in GB/s (bytes read + written), best of several short rounds spread out
+    a little, so a neighbour's burst spoils some rounds, not the result."""
     import numpy as np
 
     threads = max(1, min(threads, _MAX_PROBE_THREADS))
@@ -101,6 +112,7 @@ def measure_bandwidth(threads: int, rounds: int = 5) -> float:
             w.join()
         elapsed = time.perf_counter() - started
         best = max(best, 2 * _COPY_BYTES * threads / elapsed / 1e9)
+        time.sleep(0.02)
     return best
 
 
@@ -145,9 +157,10 @@ def cached_profile() -> MachineProfile | None:
 
 
 def machine_profile(measure: bool = True) -> MachineProfile | None:
-    """The cached profile, measuring it (a few seconds) when there is none and ``measure`` allows."""
+    """The cached profile, measuring it (a few seconds) when there is none and ``measure`` allows,
+    or when the cached one was taken on a busy machine and the machine is quiet now."""
     profile = cached_profile()
-    if profile is not None or not measure:
+    if not measure or (profile is not None and not (profile.busy and _quiet_now())):
         return profile
     from app.engine.params import default_threads
     from app.gguf.header import read_gguf
@@ -155,15 +168,43 @@ def machine_profile(measure: bool = True) -> MachineProfile | None:
 
     starter = starter_model_path()
     if starter is None:
-        return None
+        return profile
     info = read_gguf(starter)
     threads = default_threads()[0]
-    profile = MachineProfile(
+    before = hardware.cpu_times()
+    bandwidth = measure_bandwidth(threads)
+    tps = measure_starter(starter, threads)
+    busy = _neighbour_was_busy(hardware.busy_share(before, hardware.cpu_times()), threads)
+    fresh = MachineProfile(
         version=PROFILE_VERSION, cpu=hardware.cpu_model(), threads=threads,
-        bandwidth_gbs=round(measure_bandwidth(threads), 2),
-        starter_tps=round(measure_starter(starter, threads), 1),
+        bandwidth_gbs=round(bandwidth, 2), starter_tps=round(tps, 1),
         starter_params=info.parameter_count or int(starter.stat().st_size * 8 / 5.0),
-        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    if profile.starter_tps > 0:
-        write_json_atomic(_profile_file(), asdict(profile))
-    return profile
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), busy=busy)
+    merged = merge_profiles(cached_profile(), fresh)  # another process may have measured meanwhile
+    if merged.starter_tps > 0:
+        write_json_atomic(_profile_file(), asdict(merged))
+    return merged
+
+
+def merge_profiles(old: MachineProfile | None, new: MachineProfile) -> MachineProfile:
+    """The best of two measurements of the same machine: a busy moment only makes it look slower."""
+    if old is None:
+        return new
+    return MachineProfile(
+        version=new.version, cpu=new.cpu, threads=new.threads,
+        bandwidth_gbs=max(old.bandwidth_gbs, new.bandwidth_gbs), starter_tps=max(old.starter_tps, new.starter_tps),
+        starter_params=new.starter_params, measured_at=new.measured_at, busy=old.busy and new.busy)
+
+
+def _neighbour_was_busy(share: float | None, threads: int) -> bool:
+    if share is None:
+        return False
+    own = threads / max(1, hardware.usable_cores())
+    return share > own + _NEIGHBOUR_SHARE
+
+
+def _quiet_now(seconds: float = 0.3) -> bool:
+    before = hardware.cpu_times()
+    time.sleep(seconds)
+    share = hardware.busy_share(before, hardware.cpu_times())
+    return share is not None and share < _NEIGHBOUR_SHARE

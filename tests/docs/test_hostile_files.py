@@ -123,3 +123,32 @@ def test_the_time_left_follows_the_bytes_to_read_not_the_file_count():
     assert 900 < left < 1000  # 99,000 bytes at 1 passage per 100 bytes, 1 passage/s; by file count: 90 s
     assert re.search(r"about 1[67] min left", progress.describe())
     assert indexer_module.IndexProgress(0, 10, 0, time.monotonic()).seconds_left is None  # nothing to go on yet
+
+
+def test_ctrl_c_during_docs_add_pauses_in_one_line_without_tracebacks(tmp_path, hearth_home):
+    import signal
+    import sqlite3
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"doc{i:03d}.md").write_text(f"# Doc {i}\n\nFact number {i} is kept here.")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "docs", "add", "ctrlc", str(folder)], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    db_path = hearth_home / "docs" / "ctrlc.db"
+    deadline = time.monotonic() + 120
+    indexed = 0
+    while time.monotonic() < deadline and indexed < 2:
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(db_path) as db:
+                indexed = db.execute("SELECT count(*) FROM files WHERE status = 'indexed'").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip() == "hearth: indexing of 'ctrlc' paused; 'hearth docs sync ctrlc' goes on from there"
