@@ -402,3 +402,19 @@ def test_savings_dashboard_shows_totals_and_the_scale_preset(qtbot, window):
     qtbot.waitUntil(lambda: "Price not saved" in dialog.message.text(), timeout=60_000)
     dialog.price_editor.close()
     dialog.close()
+
+
+def test_a_data_folder_that_stops_taking_writes_is_a_banner_not_a_hang(qtbot, window):
+    """A full or read-only disk mid-session (SQLite's read-only refusal stands in for both here)."""
+    send(qtbot, window, "First, while the disk is fine")
+    store = window.session.service.store()
+    store.db.execute("PRAGMA query_only = 1")
+    try:
+        send(qtbot, window, "Second, on a disk that refuses writes")
+        qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=30_000)
+        banner = window.error_banner.text()
+        assert "is read-only: nothing can be saved" in banner
+        assert str(store.path) in banner
+        assert window.send_button.isEnabled()  # the window goes on
+    finally:
+        store.db.execute("PRAGMA query_only = 0")
