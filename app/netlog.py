@@ -173,6 +173,27 @@ def entries(limit: int = 1000, path: Path | None = None) -> list[dict]:
     return out
 
 
+COLUMNS = ("Time", "Result", "What", "Host", "Purpose", "Bytes", "Process")
+
+
+def row(entry: dict) -> tuple[str, ...]:
+    """One entry as the Privacy tab's columns."""
+    from datetime import datetime
+
+    from app.display import shown_name
+
+    when = datetime.fromtimestamp(float(entry.get("time", 0))).strftime("%Y-%m-%d %H:%M:%S")
+    port = f":{entry['port']}" if entry.get("port") not in ("", None) else ""
+    what = {"connect": "connection", "resolve": "name lookup", "transfer": "transfer"}.get(
+        entry.get("event"), str(entry.get("event")))
+    size = ""
+    if entry.get("event") == "transfer":
+        size = f"{entry.get('bytes_received', 0):,} in, {entry.get('bytes_sent', 0):,} out"
+    return (when, "refused (offline)" if entry.get("refused") else "made", what,
+            shown_name(str(entry.get("host"))) + port, shown_name(str(entry.get("purpose", ""))), size,
+            shown_name(str(entry.get("process", "?"))))
+
+
 def describe(entry: dict) -> str:
     from datetime import datetime
 

@@ -166,6 +166,23 @@ def capture(out: Path, theme: str) -> Path:
     def finish(library):
         library.grab().save(str(out / f"hearth-library-{theme}.png"))
         library.close()
+        from app import netlog  # then Settings -> Privacy, with a search and a refused connection logged
+        from app.ui.settings_dialog import SettingsDialog
+
+        with netlog.purpose("Hub search"):
+            netlog._record("connect", "huggingface.co", 443, refused=False)
+        netlog.note_transfer("huggingface.co", "download bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", 4_683_073_536)
+        with netlog.purpose("remote engine team: chat"):
+            netlog._record("connect", "10.0.0.7", 8000, refused=True)
+        dialog = SettingsDialog(window.settings, window, load_log=window._load_network_log)
+        dialog.resize(900, 480)
+        dialog.tabs.setCurrentIndex(1)
+        dialog.show()
+        QTimer.singleShot(500, lambda: shoot_privacy(dialog))
+
+    def shoot_privacy(dialog):
+        dialog.grab().save(str(out / f"hearth-privacy-{theme}.png"))
+        dialog.close()
         window.close()
         app.quit()
 

@@ -150,9 +150,13 @@ def test_the_privacy_tab_lists_connections_and_switches_offline(qtbot, hearth_ho
     from app.ui.settings_dialog import SettingsDialog
 
     netlog._record("connect", "hub.example", 443, refused=False)
-    dialog = SettingsDialog(Settings(), load_log=lambda done: done([netlog.describe(e) for e in netlog.entries()]))
+    netlog._record("connect", "10.0.0.7", 8000, refused=True)
+    dialog = SettingsDialog(Settings(), load_log=lambda done: done([netlog.row(e) for e in netlog.entries()]))
     qtbot.addWidget(dialog)
-    shown = [dialog.network_log.item(i).text() for i in range(dialog.network_log.count())]
-    assert len(shown) == 1 and "connected to hub.example:443" in shown[0]
+    table = dialog.network_log
+    shown = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    assert [row[3] for row in shown] == ["10.0.0.7:8000", "hub.example:443"]  # newest first
+    assert shown[0][1] == "refused (offline)" and shown[1][1] == "made"
+    assert dialog.log_state.text() == "2 logged, 1 refused by offline mode"
     dialog.offline.setChecked(True)
     assert dialog.values()["offline"] is True

@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
     def _load_network_log(self, on_done) -> None:
         from app import netlog
 
-        self.runner.run(lambda: [netlog.describe(e) for e in netlog.entries()], on_done=on_done)
+        self.runner.run(lambda: [netlog.row(e) for e in netlog.entries()], on_done=on_done)
 
     # --- documents -----------------------------------------------------------------------
     def _start_documents(self) -> None:

@@ -6,15 +6,16 @@ model when a load setting changed. Ranges and names come from the schema.
 
 The Privacy tab shows every network connection Hearth made or refused (the log
 ``app/netlog.py`` keeps in every process), read off the GUI thread by the
-``load_log`` the window passes, with the Offline switch above it.
+``load_log`` the window passes (rows of ``netlog.COLUMNS``), with the Offline switch above it.
 """
 
 from __future__ import annotations
 
 from app.config import Settings, setting
+from app import netlog
 from app.ui.qt import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QListWidget, QPushButton, QSpinBox,
-    QTabWidget, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel,
+    QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
 
@@ -44,7 +45,7 @@ def _spin(settings: Settings, name: str, step: int) -> QSpinBox:
 
 
 class SettingsDialog(QDialog):
-    """``load_log(on_done)``: reads the network log off the GUI thread and hands its lines to ``on_done``."""
+    """``load_log(on_done)``: reads the network log off the GUI thread and hands its rows to ``on_done``."""
 
     def __init__(self, settings: Settings, parent=None, load_log=None):
         super().__init__(parent)
@@ -87,13 +88,21 @@ class SettingsDialog(QDialog):
                                 "the model worker, document indexing), and notes the refusal below. Hearth "
                                 "connects only when you search or download models, or use a team's server.",
                                 wordWrap=True))
-        column.addWidget(QLabel("Network connections Hearth made:"))
-        self.network_log = QListWidget()
+        column.addWidget(QLabel("Network connections Hearth made, newest first:"))
+        self.network_log = QTableWidget(0, len(netlog.COLUMNS))
+        self.network_log.setHorizontalHeaderLabels(list(netlog.COLUMNS))
         self.network_log.setAccessibleName("Network connections")
+        self.network_log.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.network_log.verticalHeader().setVisible(False)
+        self.network_log.horizontalHeader().setStretchLastSection(True)
         column.addWidget(self.network_log, 1)
+        row = QHBoxLayout()
+        self.log_state = QLabel()
+        row.addWidget(self.log_state, 1)
         refresh = QPushButton("&Refresh")
         refresh.setAccessibleName("Refresh the connection list")
-        column.addWidget(refresh)
+        row.addWidget(refresh)
+        column.addLayout(row)
         self._load_log = load_log
         refresh.clicked.connect(self.refresh_log)
         self.refresh_log()
@@ -102,13 +111,18 @@ class SettingsDialog(QDialog):
     def refresh_log(self) -> None:
         if self._load_log is None:
             return
-        self.network_log.clear()
-        self.network_log.addItem("Reading…")
+        self.log_state.setText("Reading…")
         self._load_log(self._show_log)
 
-    def _show_log(self, lines: list[str]) -> None:
-        self.network_log.clear()
-        self.network_log.addItems(list(reversed(lines)) or ["None: Hearth has made no network connection."])
+    def _show_log(self, rows: list[tuple[str, ...]]) -> None:
+        self.network_log.setRowCount(len(rows))
+        for r, values in enumerate(reversed(rows)):
+            for c, value in enumerate(values):
+                self.network_log.setItem(r, c, QTableWidgetItem(value))
+        self.network_log.resizeColumnsToContents()
+        refused = sum(1 for values in rows if values[1] != "made")
+        self.log_state.setText("None: Hearth has made no network connection." if not rows else
+                               f"{len(rows)} logged" + (f", {refused} refused by offline mode" if refused else ""))
 
     def values(self) -> dict:
         def auto_or_int(text: str):
