@@ -65,6 +65,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     window.show()
     if settings.note:  # settings reset to defaults: said once, in the window
         window.show_error(settings.note)
+    _route_uncaught_errors(window)
     probe = os.environ.get("HEARTH_STARTUP_PROBE")
     if probe:  # scripts/bench_package.py: when the window is shown and the event loop runs, note it and quit
         from app.ui.qt import QTimer
@@ -78,6 +79,32 @@ def run_gui(argv: list[str] | None = None) -> int:
 
 
 _PLATFORM_NAMES = {"xcb": "X11 (xcb)", "wayland": "Wayland", "offscreen": "offscreen"}
+
+
+def _route_uncaught_errors(window) -> None:
+    """A bug in a slot or a helper thread: the traceback goes to the log file, one line to the user
+    (the window's banner, or stderr from a thread), never a traceback on the terminal."""
+    import logging
+    import threading
+
+    from app import paths
+
+    log = logging.getLogger("hearth")
+
+    def in_slot(kind, value, tb):
+        log.error("uncaught error", exc_info=(kind, value, tb))
+        window.show_error(f"Something went wrong: {kind.__name__}: {value} (details in {paths.app_log_file()})")
+
+    def in_thread(args):
+        if args.exc_type is SystemExit:
+            return
+        log.error("uncaught error in thread %s", getattr(args.thread, "name", "?"),
+                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        print(f"hearth: background error: {args.exc_type.__name__}: {args.exc_value} "
+              f"(details in {paths.app_log_file()})", file=sys.stderr)
+
+    sys.excepthook = in_slot
+    threading.excepthook = in_thread
 
 
 def choose_platforms() -> list[str]:
