@@ -47,42 +47,22 @@ def _translate(exc: sqlite3.Error, connection) -> Exception:
     return exc
 
 
+def _translating(method):
+    def translated(self, *args):
+        try:
+            return method(self, *args)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self if isinstance(self, sqlite3.Connection) else self.connection) from None
+    return translated
+
+
 class _Cursor(sqlite3.Cursor):
-    def execute(self, *args):
-        try:
-            return super().execute(*args)
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
-
-    def executemany(self, *args):
-        try:
-            return super().executemany(*args)
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
-
-    def fetchone(self):
-        try:
-            return super().fetchone()
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
-
-    def fetchmany(self, *args):
-        try:
-            return super().fetchmany(*args)
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
-
-    def fetchall(self):
-        try:
-            return super().fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
-
-    def __next__(self):
-        try:
-            return super().__next__()
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.connection) from None
+    execute = _translating(sqlite3.Cursor.execute)
+    executemany = _translating(sqlite3.Cursor.executemany)
+    fetchone = _translating(sqlite3.Cursor.fetchone)
+    fetchmany = _translating(sqlite3.Cursor.fetchmany)
+    fetchall = _translating(sqlite3.Cursor.fetchall)
+    __next__ = _translating(sqlite3.Cursor.__next__)
 
 
 class _Connection(sqlite3.Connection):
@@ -98,17 +78,8 @@ class _Connection(sqlite3.Connection):
     def executemany(self, *args):
         return self.cursor().executemany(*args)
 
-    def commit(self):
-        try:
-            return super().commit()
-        except sqlite3.Error as exc:
-            raise _translate(exc, self) from None
-
-    def __exit__(self, *exc_info):
-        try:
-            return super().__exit__(*exc_info)
-        except sqlite3.Error as exc:
-            raise _translate(exc, self) from None
+    commit = _translating(sqlite3.Connection.commit)
+    __exit__ = _translating(sqlite3.Connection.__exit__)
 
 
 class _Migrating:

@@ -58,10 +58,15 @@ def bad_models(tmp_path_factory, starter_path) -> dict[str, Path]:
 
 def _write_unknown_arch(path: Path) -> None:
     """A structurally valid GGUF of an architecture llama.cpp has never heard of."""
+    write_tiny_gguf(path, "hearthnonsense")
+
+
+def write_tiny_gguf(path: Path, arch: str) -> None:
+    """A structurally valid one-tensor GGUF whose architecture name is ``arch``."""
     import numpy as np
     from gguf import GGUFWriter
 
-    writer = GGUFWriter(str(path), arch="hearthnonsense")
+    writer = GGUFWriter(str(path), arch=arch)
     writer.add_block_count(1)
     writer.add_context_length(128)
     writer.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))

@@ -16,6 +16,7 @@ from app.chats.store import ERROR, ChatStore
 from PySide6.QtGui import Qt as GuiQt
 
 from app.ui.qt import QLabel, QMessageBox, Qt, tip
+from tests.conftest import write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,25 +46,11 @@ class PipeWatch:
         self._thread.join()
 
 
-def _hostile_model(path: Path, arch: str) -> None:
-    import numpy as np
-    from gguf import GGUFWriter
-
-    writer = GGUFWriter(str(path), arch=arch)
-    writer.add_block_count(1)
-    writer.add_context_length(128)
-    writer.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
 def test_the_window_shows_hostile_text_as_typed_and_never_reads_what_it_names(hearth_home, tmp_path):
     pipe = PipeWatch(tmp_path / "pipe")
     tag = f'<img src="{pipe.path}">'
     model = tmp_path / "hostile.gguf"
-    _hostile_model(model, arch=f"{tag}arch")
+    write_tiny_gguf(model, arch=f"{tag}arch")
     store = ChatStore()
     chat = store.create_conversation(f"{tag} title")
     store.add_message(chat.id, "user", f"{tag} and ![me]({pipe.path})")
