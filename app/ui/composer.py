@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.chats.attachments import Attachment, message_with
 from app.chats.store import Message
+from app.display import shown_name
 from app.ui.qt import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, Qt, QVBoxLayout, QWidget, Signal
 
 EDIT_NOTE = ("Editing an earlier message: sending replaces it and everything after it. "
@@ -90,7 +91,7 @@ class Composer(QWidget):
 
     def add_attachment(self, attachment: Attachment) -> None:
         self.attachments.append(attachment)
-        names = ", ".join(a.name for a in self.attachments)
+        names = ", ".join(shown_name(a.name) for a in self.attachments)
         warnings = [a.warning for a in self.attachments if a.warning]
         self.attachment_label.setText(f"Attached: {names}" + (f" — warning: {'; '.join(warnings)}" if warnings else ""))
         self.attachment_label.setVisible(True)
