@@ -7,6 +7,7 @@ own words, and chat templates want user and assistant turns to alternate.
 
 from __future__ import annotations
 
+from app.chats.reasoning import answer_only
 from app.chats.store import Message
 
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
@@ -23,7 +24,10 @@ def chat_messages(settings: dict, history: list[Message]) -> list[dict]:
                 messages.pop()
             continue
         if m.role in ("user", "assistant") and (m.content or m.role == "user"):
-            messages.append({"role": m.role, "content": m.content})
+            # A reasoning model's earlier thinking is not sent back: its answer is the turn (the
+            # Qwen3, DeepSeek-R1 and gpt-oss templates drop it from history themselves).
+            content = answer_only(m.content) if m.role == "assistant" else m.content
+            messages.append({"role": m.role, "content": content})
     return messages
 
 

@@ -95,7 +95,7 @@ def render_markdown(text: str, dark: bool = False, streaming: bool = False) -> R
         plain = streaming and not _is_closed(token, lines)
         pieces.append(_code_block(token.content, (token.info or "").strip().split(" ")[0], dark, result, plain))
     pieces.append(md.renderer.render(tokens[start:], md.options, {}))
-    result.html = "".join(pieces)
+    result.html = "".join(pieces).strip()  # a trailing newline would show as a space after the text
     return result
 
 

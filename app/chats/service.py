@@ -24,6 +24,7 @@ from typing import Callable
 
 from app.chats import events as ev
 from app.chats import presets
+from app.chats.reasoning import split_reasoning
 from app.chats.prompt import chat_messages, sampling_overrides
 from app.chats.store import COMPLETE, ERROR, STOPPED, STREAMING, ChatStore, Message
 from app.config import Settings
@@ -348,6 +349,7 @@ class ConversationService:
 
     def _stream_reply(self, reply: Message, messages, options, citations, emit, finish, cid):
         text, saved_at, error, kind = "", time.monotonic(), None, None
+        started, thought_s = time.monotonic(), None
         stream = None
         try:
             stream = self._stream = self.engine.chat(messages, **options)
@@ -355,6 +357,8 @@ class ConversationService:
                 stream.cancel()
             for piece in stream:
                 text += piece
+                if thought_s is None and _reasoning_finished(text):
+                    thought_s = time.monotonic() - started
                 emit(ev.Token(cid, reply.id, piece))
                 now = time.monotonic()
                 if now - saved_at >= self.save_interval_s:
@@ -369,6 +373,10 @@ class ConversationService:
             if kind == ev.CRASH:
                 error += ". Your conversation is saved; send again to restart the model."
         stats = asdict(stream.stats) if stream is not None and stream.stats else {"stop_reason": STOP_ERROR}
+        if thought_s is None and split_reasoning(text).has_reasoning:  # cut off while still thinking
+            thought_s = time.monotonic() - started
+        if thought_s is not None:
+            stats["reasoning_s"] = round(thought_s, 1)
         reason = stats.get("stop_reason")
         status = ERROR if error or reason == STOP_ERROR else STOPPED if reason == STOP_CANCELLED else COMPLETE
         return finish(text, status, stats, error, kind, citations, shown=messages)
@@ -395,3 +403,11 @@ class ConversationService:
         except Exception as exc:  # never fails the reply; logged for us
             log.exception("could not record the reply in the savings tally")
             finished.bill_error = f"{type(exc).__name__}: {exc}"
+
+
+def _reasoning_finished(text: str) -> bool:
+    """Cheap check first: most replies have no reasoning, and this runs on every token."""
+    if "</think>" not in text and "<|channel|>final" not in text:
+        return False
+    split = split_reasoning(text)
+    return split.has_reasoning and not split.thinking

@@ -1,7 +1,9 @@
 """One message in the conversation: header, body, stats and actions.
 
-Assistant replies render as Markdown with highlighted code blocks (each with
-its language and a Copy link); user messages show as typed. The body grows
+Messages render as Markdown with highlighted code blocks (each with its
+language and a Copy link), the user's too, so pasted code keeps its colours.
+A reasoning model's thinking (app/chats/reasoning.py) shows above its answer as
+a collapsed "Thought for 12 s" section that streams while it is written. The body grows
 to fit its text so the conversation scrolls as one page, while a long code
 line scrolls sideways inside its own message instead of wrapping.
 """
@@ -12,11 +14,12 @@ import html
 import os
 from urllib.parse import quote
 
+from app.chats.reasoning import answer_only, split_reasoning
 from app.chats.render import render_markdown
 from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
 from app.ui.qt import (
     QApplication, QByteArray, QDesktopServices, QFrame, QHBoxLayout, QImage, QLabel, QPushButton, QSizePolicy, Qt,
-    QTextBrowser, QTextDocument, QTextOption, QUrl, QVBoxLayout, Signal,
+    QTextBrowser, QTextDocument, QTextOption, QToolButton, QUrl, QVBoxLayout, Signal,
 )
 
 _STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
@@ -100,6 +103,21 @@ class MessageView(QFrame):
         font.setBold(True)
         self.header.setFont(font)
         layout.addWidget(self.header)
+        self.reasoning_toggle = QToolButton(self)
+        self.reasoning_toggle.setCheckable(True)
+        self.reasoning_toggle.setAutoRaise(True)
+        self.reasoning_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.reasoning_toggle.setArrowType(Qt.RightArrow)
+        self.reasoning_toggle.setAccessibleName("Show the model's reasoning")
+        self.reasoning_toggle.toggled.connect(self._show_reasoning)
+        layout.addWidget(self.reasoning_toggle, 0, Qt.AlignLeft)
+        self.reasoning = QLabel(wordWrap=True, accessibleName="Reasoning")
+        self.reasoning.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.reasoning.setStyleSheet("QLabel { color: palette(mid); padding: 2px 6px 6px 18px; }")
+        layout.addWidget(self.reasoning)
+        self._reasoning_text = ""
+        self._thought_s: float | None = None
+        self._thinking = False
         self.body = _Body()
         self.body.setAccessibleName(f"{self.header.text()} message")
         self.body.anchorClicked.connect(self._on_link)
@@ -127,6 +145,8 @@ class MessageView(QFrame):
         # button would open it as a window of its own and steal focus.
         self.edit_button.setVisible(role == "user")
         self.regenerate_button.setVisible(False)
+        self.reasoning_toggle.setVisible(False)
+        self.reasoning.setVisible(False)
         self.set_content(content)
         self.set_stats(model, stats or {}, status, error)
 
@@ -139,18 +159,48 @@ class MessageView(QFrame):
 
     def set_content(self, text: str, streaming: bool = False) -> None:
         self.content = text
-        if self.role == "user":
-            self.body.setPlainText(text)
-            return
-        rendered = render_markdown(text, dark=self.dark, streaming=streaming)
+        shown = text
+        if self.role == "assistant":
+            split = split_reasoning(text)
+            if split.has_reasoning:
+                shown = split.answer
+                self._set_reasoning(split.reasoning.strip(), split.thinking and streaming)
+        rendered = render_markdown(shown, dark=self.dark, streaming=streaming)
         self.code_blocks, self.languages = rendered.code_blocks, rendered.languages
         bar = self.body.horizontalScrollBar()
         position = bar.value()
         self.body.setHtml(rendered.html or "&nbsp;")
         bar.setValue(position)
 
+    def _set_reasoning(self, text: str, thinking: bool) -> None:
+        self._reasoning_text, self._thinking = text, thinking
+        self.reasoning_toggle.setVisible(True)
+        self._label_reasoning()
+        if self.reasoning_toggle.isChecked():  # only an open section pays for the text's layout
+            self.reasoning.setText(text or "(no reasoning text)")
+
+    def _label_reasoning(self) -> None:
+        if self._thinking:
+            label = "Thinking…"
+        elif self._thought_s is not None:
+            label = f"Thought for {self._thought_s:.0f} s" if self._thought_s >= 1 else "Thought for a moment"
+        else:
+            label = "Reasoning"
+        self.reasoning_toggle.setText(label)
+
+    def _show_reasoning(self, shown: bool) -> None:
+        self.reasoning_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+        self.reasoning_toggle.setAccessibleName("Hide the model's reasoning" if shown else "Show the model's reasoning")
+        if shown:
+            self.reasoning.setText(self._reasoning_text or "(no reasoning text)")
+        self.reasoning.setVisible(shown)
+
     def set_stats(self, model: str | None, stats: dict, status: str, error: str | None = None) -> None:
         self.status = status
+        if stats.get("reasoning_s") is not None:
+            self._thought_s = float(stats["reasoning_s"])
+            self._thinking = False
+            self._label_reasoning()
         text = stats_line(model, stats, status) if self.role == "assistant" else ""
         if error:
             text = f"{text} · {error}" if text else error
@@ -176,7 +226,7 @@ class MessageView(QFrame):
         self.sources.setVisible(True)
 
     def copy_all(self) -> None:
-        QApplication.clipboard().setText(self.content)
+        QApplication.clipboard().setText(answer_only(self.content) if self.role == "assistant" else self.content)
         self.copied.emit("message")
 
     def _on_link(self, url) -> None:
