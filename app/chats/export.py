@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from app.chats.reasoning import split_reasoning
 from app.chats.store import COMPLETE, Conversation, Message
 
 EXPORT_FORMAT = "hearth-chat"
@@ -45,7 +46,21 @@ def to_markdown(conversation: Conversation, messages: list[Message]) -> str:
         heading = _ROLE_NAMES.get(m.role, m.role.title())
         if m.role == "assistant" and m.model:
             heading += f" ({m.model})"
-        lines += [f"## {heading}", "", m.content.rstrip(), ""]
+        lines += [f"## {heading}", ""]
+        split = split_reasoning(m.content) if m.role == "assistant" else None
+        if split is not None and split.has_reasoning:
+            thought = f" for {m.stats['reasoning_s']:.0f} s" if m.stats.get("reasoning_s") else ""
+            lines += [f"<details><summary>Thought{thought}</summary>", "", split.reasoning.strip(), "", "</details>",
+                      "", split.answer.rstrip(), ""]
+        else:
+            lines += [m.content.rstrip(), ""]
+        citations = m.stats.get("citations") or []
+        if citations:
+            lines += ["**Sources**", ""]
+            for c in citations:
+                passage = " ".join(str(c.get("text", "")).split())[:200]
+                lines.append(f"{c.get('n')}. {c.get('where', c.get('file', ''))}: {passage}")
+            lines.append("")
         notes = []
         if m.stats.get("completion_tokens"):
             notes.append(f"{m.stats['completion_tokens']} tokens")

@@ -44,10 +44,17 @@ def _image_as_link(renderer, tokens, index, options, env) -> str:
     return f'<a href="{html.escape(source)}">[image: {html.escape(alt)}]</a>'
 
 
+def _table_open(renderer, tokens, index, options, env) -> str:
+    # Qt's rich text draws no cell borders or padding unless the table asks for them.
+    return ('<table border="1" cellspacing="0" cellpadding="5" '
+            'style="border-collapse: collapse; border-color: #8c959f; margin: 6px 0;">\n')
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
     md.add_render_rule("image", _image_as_link)
+    md.add_render_rule("table_open", _table_open)
     return md
 
 

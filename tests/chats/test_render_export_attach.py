@@ -91,3 +91,23 @@ def test_streaming_code_block_is_plain_until_its_fence_closes():
     closed = growing + "\n```\n\nDone"
     assert "<span style=" in render_markdown(closed, streaming=True).html
     assert "<span style=" in render_markdown(growing).html  # a finished reply is always highlighted
+
+
+def test_markdown_export_keeps_sources_and_folds_reasoning(hearth_home):
+    store = ChatStore()
+    c = store.create_conversation("Policy questions")
+    store.add_message(c.id, "user", "How long is the notice period?")
+    store.add_message(c.id, "assistant", "<think>Look in the handbook.</think>\n\nThree months [1].", model="m",
+                      stats={"reasoning_s": 4.2, "citations": [
+                          {"n": 1, "file": "/docs/handbook.pdf", "page": 3, "where": "handbook.pdf, page 3",
+                           "text": "The notice period is three months.\n\nFor everyone."}]})
+    text = to_markdown(store.conversation(c.id), store.messages(c.id))
+    store.close()
+    assert "<details><summary>Thought for 4 s</summary>\n\nLook in the handbook.\n\n</details>" in text
+    assert "Three months [1]." in text and "<think>" not in text
+    assert "**Sources**\n\n1. handbook.pdf, page 3: The notice period is three months. For everyone." in text
+
+
+def test_tables_have_borders_and_padding():
+    html = render_markdown("| a | b |\n|---|---|\n| 1 | 2 |").html
+    assert '<table border="1" cellspacing="0" cellpadding="5"' in html and "<td>1</td>" in html
