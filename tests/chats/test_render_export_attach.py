@@ -18,7 +18,7 @@ def test_markdown_code_blocks_are_highlighted_with_language_and_copy_link():
     assert 'href="copy:0"' in rendered.html and ">python" in rendered.html
     assert "white-space: pre" in rendered.html  # code never wraps
     assert "<span style=" in rendered.html  # Pygments colours, inline for Qt
-    assert "<table>" in rendered.html and "<td>1</td>" in rendered.html
+    assert "<table border=\"1\"" in rendered.html and "<td>1</td>" in rendered.html
 
 
 def test_raw_html_in_a_reply_is_shown_not_run():
