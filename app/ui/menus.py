@@ -34,5 +34,65 @@ def build_menus(window) -> None:
     models_menu.addAction("&Refresh list", window.refresh_models)
     models_menu.addSeparator()
     models_menu.addAction("&API server…", window.open_server)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction("&Keyboard shortcuts", QKeySequence(Qt.Key_F1), lambda: show_shortcuts(window))
+    help_menu.addAction("&About Hearth", lambda: show_about(window))
     stop = QShortcut(QKeySequence(Qt.Key_Escape), window)
     stop.activated.connect(window.stop)
+
+
+# Keys that belong to widgets, not menu entries.
+WIDGET_KEYS = [("Send the message", "Enter"), ("New line in the message", "Shift+Enter"),
+               ("Stop the reply", "Esc"), ("Focus the model picker", "Alt+O")]
+
+
+def shortcut_rows(window) -> list[tuple[str, str]]:
+    """Every menu entry with a shortcut, then the widgets' own keys: the list F1 shows."""
+    rows = []
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        if menu is None:
+            continue
+        for action in menu.actions():
+            key = action.shortcut().toString(QKeySequence.NativeText)
+            if key:
+                rows.append((action.text().replace("&", "").rstrip("…"), key))
+    return rows + WIDGET_KEYS
+
+
+def show_shortcuts(window) -> None:
+    from app.ui.qt import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+    dialog = QDialog(window)
+    dialog.setWindowTitle("Keyboard shortcuts")
+    layout = QVBoxLayout(dialog)
+    rows = shortcut_rows(window)
+    table = QTableWidget(len(rows), 2)
+    table.setHorizontalHeaderLabels(["Action", "Keys"])
+    table.setAccessibleName("Keyboard shortcuts")
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.NoEditTriggers)
+    for r, (what, keys) in enumerate(rows):
+        table.setItem(r, 0, QTableWidgetItem(what))
+        table.setItem(r, 1, QTableWidgetItem(keys))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    layout.addWidget(table)
+    buttons = QDialogButtonBox(QDialogButtonBox.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    dialog.resize(460, 480)
+    window.shortcuts_dialog = dialog
+    dialog.show()
+
+
+def show_about(window) -> None:
+    from app import __version__, paths
+    from app.ui.qt import QMessageBox
+
+    QMessageBox.information(window, "About Hearth", (
+        f"Hearth {__version__}\n\n"
+        "A private AI assistant: open models run on this machine, or on your team's server.\n"
+        "Nothing you write leaves this machine unless you use a remote engine.\n\n"
+        f"Your data: {paths.data_dir()}\n"
+        "Models run through llama.cpp (MIT licence); the starter model is SmolLM2-135M-Instruct (Apache 2.0)."))

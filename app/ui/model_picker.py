@@ -23,7 +23,7 @@ class ModelPicker(QWidget):
         self.combo.setToolTip("The model that answers")
         self.combo.setMinimumContentsLength(28)
         self.combo.activated.connect(self._activated)
-        label = QLabel("&Model:")
+        label = QLabel("M&odel:")  # Alt+M opens the Models menu
         label.setBuddy(self.combo)
         layout.addWidget(label)
         layout.addWidget(self.combo, 1)

@@ -23,7 +23,7 @@ from app.chats import events as ev
 from app.engine.scripted import ScriptedEngine, ScriptedReply
 from app.library.registry import ModelRegistry
 from app.ui.main_window import MainWindow
-from app.ui.qt import QApplication, QTimer, Qt, QUrl
+from app.ui.qt import QApplication, QLabel, QTableWidget, QTimer, Qt, QUrl
 
 REPLY_TIMEOUT = 60_000
 # A reply that streams like a model: a token every 2 ms.
@@ -418,3 +418,19 @@ def test_a_data_folder_that_stops_taking_writes_is_a_banner_not_a_hang(qtbot, wi
         assert window.send_button.isEnabled()  # the window goes on
     finally:
         store.db.execute("PRAGMA query_only = 0")
+
+
+def test_help_lists_the_keyboard_shortcuts_and_mnemonics_are_unique(qtbot, window):
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert "&Help" in titles
+    qtbot.keyClick(window, Qt.Key_F1)
+    qtbot.waitUntil(lambda: getattr(window, "shortcuts_dialog", None) is not None and
+                    window.shortcuts_dialog.isVisible(), timeout=30_000)
+    table = window.shortcuts_dialog.findChild(QTableWidget)
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["New chat"] == "Ctrl+N" and rows["Model library"] == "Ctrl+L" and rows["Send the message"] == "Enter"
+    window.shortcuts_dialog.close()
+    # Alt+letter: each letter names one thing (Alt+M was both the Models menu and the model picker).
+    letters = [t[t.index("&") + 1].lower() for t in titles] + [window.picker.findChild(QLabel).text()
+                                                             .split("&")[1][0].lower()]
+    assert len(letters) == len(set(letters)), letters
