@@ -48,3 +48,8 @@ class SafeStream:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 file', '2 files', '1,204 passages'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app.commands.output import print_json
+from app.display import count
 from app.config import check_value, load_settings
 from app.docs import service
 from app.docs.indexer import IndexStopped
@@ -50,7 +51,7 @@ def _sync(name: str) -> int:
     finally:
         if interactive:
             sys.stderr.write("\n")
-    print(f"{name}: {result.indexed} indexed ({result.chunks} passages), {result.unchanged} unchanged, "
+    print(f"{name}: {result.indexed} indexed ({count(result.chunks, 'passage')}), {result.unchanged} unchanged, "
           f"{result.skipped} skipped, {result.removed} removed, in {result.seconds:.1f} s.")
     if result.skipped:
         print(f"See why files were skipped: hearth docs status {name}")
@@ -78,7 +79,8 @@ def _status(name: str, as_json: bool) -> int:
     if as_json:
         print_json(info)
         return 0
-    print(f"{name}: {info['indexed_files']} files indexed, {info['chunks']} passages, {info['pages']} pages; "
+    print(f"{name}: {count(info['indexed_files'], 'file')} indexed, {count(info['chunks'], 'passage')}, "
+          f"{count(info['pages'], 'page')}; "
           f"embedded with {info['embedding_model'] or '(nothing yet)'}")
     for folder in info["folders"]:
         print(f"  folder: {folder}")

@@ -78,7 +78,9 @@ class IndexProgress:
     def describe(self) -> str:
         left = self.seconds_left
         eta = f", about {_duration(left)} left" if left is not None else ""
-        return (f"{self.files_done} of {self.files_total} files, {self.chunks_done} passages "
+        from app.display import count
+
+        return (f"{self.files_done:,} of {count(self.files_total, 'file')}, {count(self.chunks_done, 'passage')} "
                 f"({self.rate:.1f}/s{eta})")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.config import Settings
-from app.display import shown_name
+from app.display import count, shown_name
 from app.docs import service
 from app.docs.scheduler import IndexScheduler, Listener, watched_folders
 from app.ui.qt import (
@@ -86,6 +86,11 @@ class Indexing(QObject):
         self.scheduler.shutdown()
 
 
+EMPTY_NOTE = ("No collections yet. Click \"New collection from folder…\" and pick a folder of documents "
+              "(PDF, Word, PowerPoint, Excel, Markdown, text, HTML, CSV, JSON or code): Hearth indexes it on this "
+              "machine, then tick it under the Documents button of a chat to ask questions with citations.")
+
+
 class DocsWindow(QDialog):
     def __init__(self, indexing: Indexing, parent=None):
         super().__init__(parent)
@@ -111,8 +116,9 @@ class DocsWindow(QDialog):
         self.sync_button.clicked.connect(lambda: self.current() and indexing.sync(self.current()))
         self.pause_button = QPushButton("Pause")
         self.pause_button.clicked.connect(indexing.pause)
-        remove = QPushButton("Remove collection")
+        self.remove_button = remove = QPushButton("Remove collection")
         remove.clicked.connect(self.remove_current)
+        self.pause_button.setEnabled(False)  # until something is indexing
         buttons = QHBoxLayout()
         for b in (add, self.sync_button, self.pause_button, remove):
             buttons.addWidget(b)
@@ -126,7 +132,8 @@ class DocsWindow(QDialog):
         layout.addLayout(buttons)
         indexing.progress.connect(self._progress)
         indexing.finished.connect(self._finished)
-        indexing.failed.connect(lambda name, msg: self.state.setText(f"{name}: {msg}"))
+        indexing.failed.connect(lambda name, msg: (self.pause_button.setEnabled(False),
+                                                   self.state.setText(f"{name}: {msg}")))
         indexing.collections_changed.connect(self.refresh)
         self.rows: list[dict] = []
         self.refresh()
@@ -147,8 +154,8 @@ class DocsWindow(QDialog):
             if "error" in r:
                 self.list.addItem(f"{r['name']}: {r['error']}")
             else:
-                self.list.addItem(f"{r['name']}  ·  {r['indexed_files']} files, {r['chunks']} passages, "
-                                  f"{r['skipped_files']} skipped")
+                self.list.addItem(f"{r['name']}  ·  {count(r['indexed_files'], 'file')}, "
+                                  f"{count(r['chunks'], 'passage')}, {r['skipped_files']:,} skipped")
         names = [r["name"] for r in self.rows]
         self.list.blockSignals(False)
         self.list.setCurrentRow(names.index(keep) if keep in names else (0 if names else -1))
@@ -156,8 +163,10 @@ class DocsWindow(QDialog):
 
     def _show_details(self, _row: int) -> None:
         name = self.current()
+        self.sync_button.setEnabled(name is not None)
+        self.remove_button.setEnabled(name is not None)
         if name is None:
-            self.details.setText("No collections yet.")
+            self.details.setText(EMPTY_NOTE if not self.rows else "Pick a collection to see its folders and files.")
             return
         self.tasks.run(service.status, name, on_done=self._details_ready)
 
@@ -195,11 +204,13 @@ class DocsWindow(QDialog):
                            on_error=lambda exc: self.state.setText(str(exc)))
 
     def _progress(self, name: str, done: int, total: int, text: str) -> None:
+        self.pause_button.setEnabled(True)
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         self.state.setText(f"Indexing {name}: {text}")
 
     def _finished(self, name: str, summary: str) -> None:
+        self.pause_button.setEnabled(False)
         self.bar.setValue(self.bar.maximum())
         self.state.setText(f"{name}: {summary}")
         self.refresh()

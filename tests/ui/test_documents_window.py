@@ -101,3 +101,18 @@ def test_collections_belong_to_their_conversation(qtbot, documents):  # noqa: F8
     win.open_conversation(with_docs)
     qtbot.waitUntil(lambda: win.docs_button.text() == "Documents: handbook", timeout=30_000)
     win.close()
+
+
+def test_the_documents_dialog_explains_itself_when_empty_and_offers_only_what_applies(qtbot, window, tmp_path):
+    docs = window.open_documents()
+    qtbot.waitUntil(lambda: "No collections yet" in docs.details.text(), timeout=30_000)
+    assert "New collection from folder" in docs.details.text()
+    assert not docs.sync_button.isEnabled() and not docs.remove_button.isEnabled()
+    assert not docs.pause_button.isEnabled()  # nothing is indexing
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "only.md").write_text("# Only\n\nOne short fact.")
+    docs.add_folder("one", folder)
+    qtbot.waitUntil(lambda: docs.list.count() == 1 and "1 file," in docs.list.item(0).text(), timeout=60_000)
+    assert "1 passage," in docs.list.item(0).text()  # not "1 files, 1 passages"
+    assert docs.sync_button.isEnabled() and docs.remove_button.isEnabled()
