@@ -19,6 +19,9 @@ class DocsPicker(QToolButton):
         self.setAccessibleName("Use documents")
         self.setToolTip("Answer from your document collections, with citations")
         self.setPopupMode(QToolButton.InstantPopup)
+        # The menu arrow sits in the padding, apart from the text (by default it touched it).
+        self.setStyleSheet("QToolButton { padding: 3px 20px 3px 8px; } "
+                           "QToolButton::menu-indicator { subcontrol-position: right center; right: 6px; }")
         self.menu_ = QMenu(self)
         self.setMenu(self.menu_)
         self.names: list[str] = []

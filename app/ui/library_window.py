@@ -147,6 +147,7 @@ class LibraryWindow(QDialog):
         self.tabs.addTab(self._build_installed(), "Installed")
         self.tabs.addTab(self._build_discover(), "Discover")
         self.tabs.addTab(self._build_downloads(), "Downloads")
+        self.tabs.currentChanged.connect(lambda _index: self.clear_error())  # an error belongs to its tab
 
     def _build_installed(self) -> QWidget:
         page = QWidget()
@@ -215,6 +216,7 @@ class LibraryWindow(QDialog):
         self.download_button.clicked.connect(self.download_selected)
         self.machine_note = QLabel("Measuring this machine for speed estimates…")
         self.machine_note.setStyleSheet("color: gray")
+        self.machine_note.setWordWrap(True)  # a long note must not widen the window (it did, by 150 px)
         right = QVBoxLayout()
         right.addWidget(self.details)
         right.addWidget(self.file_table, 1)
@@ -287,7 +289,7 @@ class LibraryWindow(QDialog):
         used = 0
         for r, (m, estimate) in enumerate(rows):
             size = m.path.stat().st_size if m.path.exists() else 0
-            used += size if m.source != "imported" else 0
+            used += size if m.source not in ("imported", "starter") else 0  # only what is in the models folder
             info = m.info
             values = ([m.id, info.architecture, info.size_label, info.quantization,
                        str(info.context_length or "?"), "yes" if info.chat_template else "no (ChatML)"]

@@ -178,3 +178,18 @@ def test_delete_a_downloaded_model_frees_its_file(qtbot, library, hearth_home, m
     lib.table.selectRow(0)  # the starter cannot be deleted: a readable message, nothing removed
     qtbot.mouseClick(lib.delete_button, Qt.LeftButton)
     assert "cannot be deleted" in lib.error.text()
+
+
+def test_tabs_keep_the_window_size_and_a_stale_error_goes_with_its_tab(qtbot, library):
+    _win, lib = library
+    assert lib.disk_label.text() == "Models folder uses 0 B"  # the built-in starter is not in the models folder
+    sizes = set()
+    for index in (0, 1, 2, 1, 0):
+        lib.tabs.setCurrentIndex(index)
+        qtbot.wait(50)
+        sizes.add((lib.width(), lib.height()))
+    assert len(sizes) == 1, sizes
+    lib.tabs.setCurrentIndex(1)
+    lib.show_error("the Hub did not answer in time")
+    lib.tabs.setCurrentIndex(2)
+    assert not lib.error.isVisible()  # a Hub error from Discover does not linger on Downloads
