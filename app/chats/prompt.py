@@ -10,7 +10,7 @@ from __future__ import annotations
 from app.chats.reasoning import answer_only
 from app.chats.store import Message
 
-SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
 
 
 def chat_messages(settings: dict, history: list[Message]) -> list[dict]:

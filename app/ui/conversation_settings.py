@@ -35,6 +35,9 @@ class ConversationSettings(QWidget):
         form.addRow("&System prompt", self.system_prompt)
         self.temperature = self._spin(form, QDoubleSpinBox(), "temperature", 0.05, "&Temperature")
         self.top_p = self._spin(form, QDoubleSpinBox(), "top_p", 0.05, "Top-&p")
+        self.top_k = self._spin(form, QSpinBox(), "top_k", 5, "Top-&k")
+        self.min_p = self._spin(form, QDoubleSpinBox(), "min_p", 0.01, "M&in-p")
+        self.repeat_penalty = self._spin(form, QDoubleSpinBox(), "repeat_penalty", 0.05, "Repeat pe&nalty")
         self.max_tokens = self._spin(form, QSpinBox(), "max_tokens", 64, "Max reply &tokens")
         self.context_length = self._spin(form, QSpinBox(), "context_length", 512, "&Context length")
         layout.addLayout(form)
@@ -45,7 +48,8 @@ class ConversationSettings(QWidget):
         layout.addStretch(1)
         self.preset.activated.connect(self._preset_chosen)
         self.system_prompt.textChanged.connect(self._emit)
-        for box in (self.temperature, self.top_p, self.max_tokens, self.context_length):
+        for box in (self.temperature, self.top_p, self.top_k, self.min_p, self.repeat_penalty, self.max_tokens,
+                    self.context_length):
             box.valueChanged.connect(self._emit)
         self.reload_presets()
 
@@ -81,6 +85,9 @@ class ConversationSettings(QWidget):
         self.system_prompt.setPlainText(settings.get("system_prompt", ""))
         self.temperature.setValue(settings.get("temperature", d.temperature))
         self.top_p.setValue(settings.get("top_p", d.top_p))
+        self.top_k.setValue(settings.get("top_k", d.top_k))
+        self.min_p.setValue(settings.get("min_p", d.min_p))
+        self.repeat_penalty.setValue(settings.get("repeat_penalty", d.repeat_penalty))
         self.max_tokens.setValue(settings.get("max_tokens", d.max_tokens))
         self.context_length.setValue(settings.get("context_length", d.context_length))
         self._loading = False
@@ -91,6 +98,9 @@ class ConversationSettings(QWidget):
             "system_prompt": self.system_prompt.toPlainText(),
             "temperature": round(self.temperature.value(), 3),
             "top_p": round(self.top_p.value(), 3),
+            "top_k": self.top_k.value(),
+            "min_p": round(self.min_p.value(), 3),
+            "repeat_penalty": round(self.repeat_penalty.value(), 3),
             "max_tokens": self.max_tokens.value(),
             "context_length": self.context_length.value(),
         }

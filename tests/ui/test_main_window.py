@@ -434,3 +434,18 @@ def test_help_lists_the_keyboard_shortcuts_and_mnemonics_are_unique(qtbot, windo
     letters = [t[t.index("&") + 1].lower() for t in titles] + [window.picker.findChild(QLabel).text()
                                                              .split("&")[1][0].lower()]
     assert len(letters) == len(set(letters)), letters
+
+
+def test_every_sampling_setting_is_in_the_panel_and_reaches_the_model(qtbot):
+    engine = ScriptedEngine(default=STREAMED)
+    win = open_window(qtbot, engine=engine)
+    panel = win.settings_panel
+    assert panel.repeat_penalty.value() == pytest.approx(1.1)  # the default keeps small models from looping
+    panel.top_k.setValue(20)
+    panel.min_p.setValue(0.1)
+    panel.repeat_penalty.setValue(1.3)
+    send(qtbot, win, "Hello")
+    sampling = engine.calls[-1].sampling
+    assert (sampling["top_k"], sampling["min_p"], sampling["repeat_penalty"]) == (20, pytest.approx(0.1),
+                                                                                   pytest.approx(1.3))
+    win.close()
