@@ -93,14 +93,18 @@ class ConversationSettings(QWidget):
         self._loading = False
 
     def values(self) -> dict:
-        return {
+        # The finer sampling settings are saved with the conversation only when changed here:
+        # untouched, the conversation follows the app's defaults (as one started from the CLI does).
+        d = self._defaults
+        finer = {name: value for name, value, default in (
+            ("top_k", self.top_k.value(), d.top_k), ("min_p", round(self.min_p.value(), 3), d.min_p),
+            ("repeat_penalty", round(self.repeat_penalty.value(), 3), d.repeat_penalty)) if value != default}
+        return finer | {
             "preset": self.preset.currentData(),
             "system_prompt": self.system_prompt.toPlainText(),
             "temperature": round(self.temperature.value(), 3),
             "top_p": round(self.top_p.value(), 3),
-            "top_k": self.top_k.value(),
-            "min_p": round(self.min_p.value(), 3),
-            "repeat_penalty": round(self.repeat_penalty.value(), 3),
+
             "max_tokens": self.max_tokens.value(),
             "context_length": self.context_length.value(),
         }
