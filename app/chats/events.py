@@ -59,6 +59,7 @@ class TurnStarted:
     user: Message | None
     reply: Message
     history: list[Message]  # the conversation as saved, the new reply last
+    continuing: bool = False  # the last reply writes on (Continue after the length limit)
 
 
 @dataclass

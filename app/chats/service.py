@@ -134,6 +134,14 @@ class ConversationService:
         return self._turn(conversation_id, None, None, model, settings, conversation_settings, emit,
                           extra_sampling)
 
+    def continue_reply(self, conversation_id: int, model, settings: Settings,
+                       conversation_settings: dict | None = None, emit: Listener = lambda _e: None,
+                       extra_sampling: dict | None = None) -> ev.ReplyFinished | None:
+        """Write on from where the last reply stopped (it reached the length limit): the same
+        message grows; only the new words are billed."""
+        return self._turn(conversation_id, None, None, model, settings, conversation_settings, emit,
+                          extra_sampling, continuing=True)
+
     def complete(self, model, settings: Settings, messages: list[dict], sampling_options: dict,
                  emit: Listener = lambda _e: None, source: str = "api", handle: "TurnHandle | None" = None,
                  context_length: int | None = None) -> ev.ReplyFinished:
@@ -231,7 +239,7 @@ class ConversationService:
         return loaded
 
     def _turn(self, conversation_id, text, edit_from, model, settings, conversation_settings, emit,
-              extra_sampling) -> ev.ReplyFinished | None:
+              extra_sampling, continuing: bool = False) -> ev.ReplyFinished | None:
         if text is not None and not text.strip():
             emit(ev.TurnFailed(ev.INPUT, "empty message: type something to send", conversation_id))
             return None
@@ -241,7 +249,7 @@ class ConversationService:
         self._stop.clear()
         try:
             try:
-                started = self._start(conversation_id, text, edit_from, model, conversation_settings)
+                started = self._start(conversation_id, text, edit_from, model, conversation_settings, continuing)
             except HearthError as exc:
                 kind = ev.INPUT if isinstance(exc, NothingToAnswer) else ev.STORAGE
                 emit(ev.TurnFailed(kind, str(exc), conversation_id))
@@ -257,8 +265,17 @@ class ConversationService:
             self._stream = None
             self._busy.release()
 
-    def _start(self, conversation_id, text, edit_from, model, conversation_settings):
+    def _start(self, conversation_id, text, edit_from, model, conversation_settings, continuing=False):
         store = self.store()
+        if continuing:
+            saved = store.conversation(conversation_id)
+            settings = dict(conversation_settings if conversation_settings is not None else saved.settings)
+            history = store.messages(conversation_id)
+            if not history or history[-1].role != "assistant" or history[-1].canned or not history[-1].content:
+                raise NothingToAnswer("nothing to continue: the conversation does not end with a reply")
+            reply = history[-1]
+            store.update_message(reply.id, reply.content, STREAMING)
+            return ev.TurnStarted(conversation_id, False, None, reply, history, continuing=True), settings
         created = conversation_id is None
         if created:
             settings = dict(conversation_settings if conversation_settings is not None
@@ -290,6 +307,8 @@ class ConversationService:
                   extra_sampling: dict) -> ev.ReplyFinished:
         cid, reply = started.conversation_id, started.reply
         history = started.history[:-1]
+        if started.continuing:
+            return self._continue(started, conv_settings, model, settings, emit, extra_sampling)
         question = history[-1].content
         options = sampling(settings)
         options.update(sampling_overrides(conv_settings))
@@ -347,9 +366,51 @@ class ConversationService:
             return finish("", STOPPED, {"stop_reason": STOP_CANCELLED}, shown=messages)
         return self._stream_reply(reply, messages, options, citations, emit, finish, cid)
 
-    def _stream_reply(self, reply: Message, messages, options, citations, emit, finish, cid):
-        text, saved_at, error, kind = "", time.monotonic(), None, None
-        started, thought_s = time.monotonic(), None
+    def _continue(self, started: ev.TurnStarted, conv_settings: dict, model, settings: Settings, emit,
+                  extra_sampling: dict) -> ev.ReplyFinished:
+        cid, reply = started.conversation_id, started.reply
+        options = sampling(settings)
+        options.update(sampling_overrides(conv_settings))
+        options.update(extra_sampling)
+        options["continue_last"] = True
+        messages = chat_messages(conv_settings, started.history[:-1]) + [{"role": "assistant",
+                                                                            "content": reply.content}]
+        citations = reply.stats.get("citations")
+
+        def finish(text, status, stats, error=None, kind=None, citations=None, canned=False, shown=None):
+            if error:
+                emit(ev.TurnFailed(kind or ev.ENGINE, error, cid))
+            stats = dict(stats)
+            if citations is not None:
+                stats["citations"] = citations
+            try:
+                self.store().update_message(reply.id, text, status, stats, error)
+            except Exception as exc:  # the reply is still shown; say it was not saved
+                log.exception("could not save the reply")
+                emit(ev.TurnFailed(ev.STORAGE, f"could not save the reply: {exc}", cid))
+            finished = ev.ReplyFinished(cid, reply.id, model.id, text, status, stats,
+                                        stats.get("stop_reason", STOP_END), citations, False, error,
+                                        messages=shown or [])
+            new_words = text[len(reply.content):]
+            if status != ERROR and new_words and self.record_bills:
+                # Billed as what it is: the conversation and the unfinished reply in, the new words out.
+                billed = ev.ReplyFinished(cid, reply.id, model.id, new_words, status, stats, finished.stop_reason,
+                                          citations, False, error, messages=shown or [])
+                self._bill(billed, settings, "chat")
+                finished.bill, finished.bill_error = billed.bill, billed.bill_error
+            emit(finished)
+            return finished
+
+        loaded = self._ensure_loaded(self._target(model, settings, conv_settings), emit)
+        if isinstance(loaded, ev.ModelFailed):
+            return finish(reply.content, STOPPED, {"stop_reason": STOP_ERROR}, loaded.message, loaded.kind)
+        return self._stream_reply(reply, messages, options, citations, emit, finish, cid, prefix=reply.content)
+
+    def _stream_reply(self, reply: Message, messages, options, citations, emit, finish, cid, prefix: str = ""):
+        text, saved_at, error, kind = prefix, time.monotonic(), None, None
+        # A continued reply whose thinking ended before keeps the time it was shown with.
+        started, thought_s = time.monotonic(), (reply.stats.get("reasoning_s", 0.0) if _reasoning_finished(prefix)
+                                                else None)
         stream = None
         try:
             stream = self._stream = self.engine.chat(messages, **options)
@@ -377,6 +438,9 @@ class ConversationService:
             thought_s = time.monotonic() - started
         if thought_s is not None:
             stats["reasoning_s"] = round(thought_s, 1)
+        if prefix:
+            stats["completion_tokens_before"] = (reply.stats.get("completion_tokens", 0)
+                                                 + reply.stats.get("completion_tokens_before", 0))
         reason = stats.get("stop_reason")
         status = ERROR if error or reason == STOP_ERROR else STOPPED if reason == STOP_CANCELLED else COMPLETE
         return finish(text, status, stats, error, kind, citations, shown=messages)

@@ -57,6 +57,9 @@ class Chat:
     # Drop the oldest turns when the conversation outgrows the context (the app's chat). False:
     # refuse with an Error of kind "context" that names both numbers (the API server, unless asked).
     truncate: bool = True
+    # The last message is the assistant's unfinished reply: write on from its last word
+    # (Continue after the length limit) instead of starting a new turn.
+    continue_last: bool = False
 
 
 @dataclass

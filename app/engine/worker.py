@@ -298,9 +298,15 @@ class Worker:
         )
 
     # --- chat ----------------------------------------------------------------
-    def _prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+    def _prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None,
+                       continue_last: bool = False) -> list[int]:
+        unfinished = ""
+        if continue_last and messages and messages[-1].get("role") == "assistant":
+            # The template lays out the turns before it and opens the assistant's; its words follow.
+            messages, unfinished = messages[:-1], messages[-1].get("content") or ""
         prompt, problem = render_with_fallback(self.template, messages, self.bos_text, self.eos_text, tools,
                                                should_stop=self._current_cancelled)
+        prompt += unfinished
         if problem and self.template:
             # A template that failed or ran out of time once is not tried again for this model:
             # fitting a long history renders many times.
@@ -318,13 +324,13 @@ class Worker:
         if req.prompt is not None or not req.truncate:
             # The API's rule: never cut what the client sent; say how much too long it is.
             tokens = self._tokenize(req.prompt) if req.prompt is not None else \
-                self._prompt_tokens(req.messages, req.tools)
+                self._prompt_tokens(req.messages, req.tools, req.continue_last)
             if len(tokens) >= n_ctx:
                 raise ContextOverflow(f"the prompt is {len(tokens)} tokens, but this model's context window is "
                                       f"{n_ctx} tokens: shorten it, or ask for truncation")
             return tokens, 0
         room = min(req.max_tokens, max(MIN_REPLY_ROOM, n_ctx // 4))
-        return fit_to_context(req.messages, lambda m: self._prompt_tokens(m, req.tools), n_ctx, room)
+        return fit_to_context(req.messages, lambda m: self._prompt_tokens(m, req.tools, req.continue_last), n_ctx, room)
 
     def _grammar(self, spec: dict | None):
         """A llama.cpp grammar for constrained output, built once per distinct request."""

@@ -47,6 +47,10 @@ class ChatSession(QObject):
         self.tasks.submit(MODEL, lambda: self.service.regenerate(
             conversation_id, model, settings, conversation_settings, self._emit))
 
+    def continue_reply(self, conversation_id: int, model, settings, conversation_settings: dict) -> None:
+        self.tasks.submit(MODEL, lambda: self.service.continue_reply(
+            conversation_id, model, settings, conversation_settings, self._emit))
+
     def stop(self) -> None:
         self.service.stop()
 

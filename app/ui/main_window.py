@@ -298,6 +298,7 @@ class MainWindow(QMainWindow):
         view.copied.connect(lambda what: self.statusBar().showMessage(f"Copied {what}", 3000))
         view.edit_requested.connect(lambda: self._edit_view(view))
         view.regenerate_requested.connect(self.regenerate)
+        view.continue_requested.connect(self.continue_reply)
 
     def _edit_view(self, view: MessageView) -> None:
         # Views and saved messages are in the same order once a reply is saved.
@@ -369,6 +370,19 @@ class MainWindow(QMainWindow):
         self._begin_reply()
         self.session.regenerate(self.conversation_id, self.model, self.settings.copy(),
                                 dict(self.conversation_settings))
+
+    def continue_reply(self) -> None:
+        """Write on from where the last reply stopped at the length limit, in the same message."""
+        if self.reply is not None or not self._ready or not self.history or self.history[-1].role != "assistant":
+            return
+        written = self.history[-1].content
+        self.history.pop()
+        self.chat.remove_from(len(self.chat.views) - 1)
+        self._begin_reply()
+        self.reply.text = written
+        self.reply.view.set_content(written, streaming=True)
+        self.session.continue_reply(self.conversation_id, self.model, self.settings.copy(),
+                                    dict(self.conversation_settings))
 
     def _begin_reply(self) -> None:
         self.error_banner.setVisible(False)

@@ -35,6 +35,9 @@ def stats_line(model: str | None, stats: dict, status: str) -> str:
         parts.append(f"first token {stats['ttft_ms']:.0f} ms")
     if stats.get("tokens_per_s"):
         parts.append(f"{stats['tokens_per_s']:.1f} tokens/s")
+    if stats.get("stop_reason") == "length" and status == COMPLETE:
+        written = stats.get("completion_tokens", 0)
+        parts.append(f"stopped at the {written}-token limit")
     if stats.get("template_note"):
         parts.append("ChatML used: the model's chat template failed")
     if status in _STATUS_NOTES:
@@ -77,11 +80,12 @@ def open_source(link: str) -> None:
 
 class MessageView(QFrame):
     """Signals: ``copied(str)`` (what was copied, for the status bar), ``edit_requested()``,
-    ``regenerate_requested()``."""
+    ``regenerate_requested()``, ``continue_requested()`` (a reply cut by the length limit)."""
 
     copied = Signal(str)
     edit_requested = Signal()
     regenerate_requested = Signal()
+    continue_requested = Signal()
 
     def __init__(self, role: str, content: str, dark: bool, status: str = COMPLETE,
                  model: str | None = None, stats: dict | None = None, error: str | None = None,
@@ -138,6 +142,8 @@ class MessageView(QFrame):
         footer.addWidget(self.copy_button)
         self.edit_button = self._button("Edit", "Edit and resend", self.edit_requested.emit)
         footer.addWidget(self.edit_button)
+        self.continue_button = self._button("Continue", "Continue the reply", self.continue_requested.emit)
+        footer.addWidget(self.continue_button)
         self.regenerate_button = self._button("Regenerate", "Regenerate reply", self.regenerate_requested.emit)
         footer.addWidget(self.regenerate_button)
         layout.addLayout(footer)
@@ -145,6 +151,7 @@ class MessageView(QFrame):
         # button would open it as a window of its own and steal focus.
         self.edit_button.setVisible(role == "user")
         self.regenerate_button.setVisible(False)
+        self.continue_button.setVisible(False)
         self.reasoning_toggle.setVisible(False)
         self.reasoning.setVisible(False)
         self.set_content(content)
@@ -197,6 +204,7 @@ class MessageView(QFrame):
 
     def set_stats(self, model: str | None, stats: dict, status: str, error: str | None = None) -> None:
         self.status = status
+        self.cut_by_limit = status == COMPLETE and stats.get("stop_reason") == "length"
         if stats.get("reasoning_s") is not None:
             self._thought_s = float(stats["reasoning_s"])
             self._thinking = False

@@ -38,7 +38,9 @@ class ReplyPresenter(QObject):
         """Only the last reply offers Regenerate, and only while nothing is being written."""
         views, idle = self.window.chat.views, self.window.reply is None
         for index, view in enumerate(views):
-            view.regenerate_button.setVisible(index == len(views) - 1 and view.role == "assistant" and idle)
+            last_reply = index == len(views) - 1 and view.role == "assistant" and idle
+            view.regenerate_button.setVisible(last_reply)
+            view.continue_button.setVisible(last_reply and getattr(view, "cut_by_limit", False))
 
     def _on_event(self, event) -> None:
         handler = _HANDLERS.get(type(event))

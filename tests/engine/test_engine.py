@@ -278,3 +278,16 @@ def test_the_worker_exits_cleanly(tmp_path, starter_path):
             e.start()  # what `hearth doctor` does
         e.close()
     assert "Fatal Python error" not in log.read_text(errors="replace")
+
+
+def test_continue_last_writes_on_from_an_unfinished_reply(engine):
+    ask = [{"role": "user", "content": "List three fruits, one per line."}]
+    whole = engine.chat(ask, max_tokens=12, temperature=0.0)
+    whole.consume()
+    part = engine.chat(ask, max_tokens=6, temperature=0.0)
+    part.consume()
+    assert whole.text.startswith(part.text) and len(part.text) < len(whole.text)
+    rest = engine.chat(ask + [{"role": "assistant", "content": part.text}], max_tokens=6, temperature=0.0,
+                       continue_last=True)
+    rest.consume()
+    assert part.text + rest.text == whole.text  # greedy: the same words as one uninterrupted reply

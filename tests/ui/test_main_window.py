@@ -449,3 +449,26 @@ def test_every_sampling_setting_is_in_the_panel_and_reaches_the_model(qtbot):
     assert (sampling["top_k"], sampling["min_p"], sampling["repeat_penalty"]) == (20, pytest.approx(0.1),
                                                                                    pytest.approx(1.3))
     win.close()
+
+
+def test_a_reply_cut_by_the_length_limit_says_so_and_continues_in_place(qtbot):
+    engine = ScriptedEngine(replies=[ScriptedReply(["def add(a, b):", "\n    "], stop_reason="length"),
+                                     ScriptedReply(["return a + b", "\n"])])
+    win = open_window(qtbot, engine=engine)
+    send(qtbot, win, "Write add()")
+    cut = win.chat.views[-1]
+    assert "stopped at the 2-token limit" in cut.footer.text()
+    assert cut.continue_button.isVisible()
+    qtbot.mouseClick(cut.continue_button, Qt.LeftButton)
+    wait_reply(qtbot, win)
+    assert len(win.chat.views) == 2  # the same message grew; no new turn
+    whole = "def add(a, b):\n    return a + b\n"
+    assert win.chat.views[-1].content == whole
+    assert "stopped at" not in win.chat.views[-1].footer.text()
+    assert not win.chat.views[-1].continue_button.isVisible()
+    last_call = engine.calls[-1]
+    assert last_call.messages[-1] == {"role": "assistant", "content": "def add(a, b):\n    "}
+    assert last_call.sampling["continue_last"] is True
+    rows = saved(win.conversation_id)
+    assert [(m.role, m.content) for m in rows] == [("user", "Write add()"), ("assistant", whole)]
+    win.close()
