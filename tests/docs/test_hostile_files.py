@@ -136,7 +136,10 @@ def test_ctrl_c_during_docs_add_pauses_in_one_line_without_tracebacks(tmp_path, 
         (folder / f"doc{i:03d}.md").write_text(f"# Doc {i}\n\nFact number {i} is kept here.")
     proc = subprocess.Popen([sys.executable, "-m", "app", "docs", "add", "ctrlc", str(folder)], cwd=ROOT,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # A shell's background job starts with Ctrl-C ignored, and Python keeps an
+                            # ignored SIGINT ignored: give the program a terminal's default.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db_path = hearth_home / "docs" / "ctrlc.db"
     deadline = time.monotonic() + 120
     indexed = 0
