@@ -317,23 +317,8 @@ class ConversationService:
         collections = [c for c in conv_settings.get("collections") or [] if isinstance(c, str)]
 
         def finish(text, status, stats, error=None, kind=None, citations=None, canned=False, shown=None):
-            if error:
-                emit(ev.TurnFailed(kind or ev.ENGINE, error, cid))
-            stats = dict(stats)
-            if citations is not None:
-                stats["citations"] = citations  # saved with the reply, shown under it
-            try:
-                self.store().update_message(reply.id, text, status, stats, error, canned=canned or None)
-            except Exception as exc:  # the reply is still shown; say it was not saved
-                log.exception("could not save the reply")
-                emit(ev.TurnFailed(ev.STORAGE, f"could not save the reply: {exc}", cid))
-            finished = ev.ReplyFinished(cid, reply.id, model.id, text, status, stats,
-                                        stats.get("stop_reason", STOP_END), citations, canned, error,
-                                        messages=shown or [])
-            if status != ERROR and text and not canned and self.record_bills:
-                self._bill(finished, settings, "docs" if citations is not None else "chat")
-            emit(finished)
-            return finished
+            return self._finish(reply, model, settings, emit, text, status, stats, error, kind, citations, canned,
+                                shown, source="docs" if citations is not None else "chat")
 
         hits = None
         if collections:
@@ -378,33 +363,40 @@ class ConversationService:
         citations = reply.stats.get("citations")
 
         def finish(text, status, stats, error=None, kind=None, citations=None, canned=False, shown=None):
-            if error:
-                emit(ev.TurnFailed(kind or ev.ENGINE, error, cid))
-            stats = dict(stats)
-            if citations is not None:
-                stats["citations"] = citations
-            try:
-                self.store().update_message(reply.id, text, status, stats, error)
-            except Exception as exc:  # the reply is still shown; say it was not saved
-                log.exception("could not save the reply")
-                emit(ev.TurnFailed(ev.STORAGE, f"could not save the reply: {exc}", cid))
-            finished = ev.ReplyFinished(cid, reply.id, model.id, text, status, stats,
-                                        stats.get("stop_reason", STOP_END), citations, False, error,
-                                        messages=shown or [])
-            new_words = text[len(reply.content):]
-            if status != ERROR and new_words and self.record_bills:
-                # Billed as what it is: the conversation and the unfinished reply in, the new words out.
-                billed = ev.ReplyFinished(cid, reply.id, model.id, new_words, status, stats, finished.stop_reason,
-                                          citations, False, error, messages=shown or [])
-                self._bill(billed, settings, "chat")
-                finished.bill, finished.bill_error = billed.bill, billed.bill_error
-            emit(finished)
-            return finished
+            # Billed as what it is: the conversation and the unfinished reply in, the new words out.
+            return self._finish(reply, model, settings, emit, text, status, stats, error, kind, citations, False,
+                                shown, billed_from=len(reply.content))
 
         loaded = self._ensure_loaded(self._target(model, settings, conv_settings), emit)
         if isinstance(loaded, ev.ModelFailed):
             return finish(reply.content, STOPPED, {"stop_reason": STOP_ERROR}, loaded.message, loaded.kind)
         return self._stream_reply(reply, messages, options, citations, emit, finish, cid, prefix=reply.content)
+
+    def _finish(self, reply: Message, model, settings: Settings, emit, text: str, status: str, stats: dict,
+                error, kind, citations, canned: bool, shown, source: str = "chat",
+                billed_from: int = 0) -> ev.ReplyFinished:
+        """Save the reply as it ended, bill it (from ``billed_from``: a continued reply's new words)."""
+        cid = reply.conversation_id
+        if error:
+            emit(ev.TurnFailed(kind or ev.ENGINE, error, cid))
+        stats = dict(stats)
+        if citations is not None:
+            stats["citations"] = citations  # saved with the reply, shown under it
+        try:
+            self.store().update_message(reply.id, text, status, stats, error, canned=canned or None)
+        except Exception as exc:  # the reply is still shown; say it was not saved
+            log.exception("could not save the reply")
+            emit(ev.TurnFailed(ev.STORAGE, f"could not save the reply: {exc}", cid))
+        finished = ev.ReplyFinished(cid, reply.id, model.id, text, status, stats, stats.get("stop_reason", STOP_END),
+                                    citations, canned, error, messages=shown or [])
+        if status != ERROR and text[billed_from:] and not canned and self.record_bills:
+            billed = finished if not billed_from else ev.ReplyFinished(
+                cid, reply.id, model.id, text[billed_from:], status, stats, finished.stop_reason, citations, False,
+                error, messages=shown or [])
+            self._bill(billed, settings, source)
+            finished.bill, finished.bill_error = billed.bill, billed.bill_error
+        emit(finished)
+        return finished
 
     def _stream_reply(self, reply: Message, messages, options, citations, emit, finish, cid, prefix: str = ""):
         text, saved_at, error, kind = prefix, time.monotonic(), None, None
