@@ -9,7 +9,7 @@ from app.chats.reasoning import split_reasoning
 from app.chats.store import COMPLETE, Conversation, Message
 
 EXPORT_FORMAT = "hearth-chat"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: ids, parent ids and the branch on show (a conversation is a tree)
 _ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
 
@@ -17,7 +17,10 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
-def to_json(conversation: Conversation, messages: list[Message]) -> str:
+def to_json(conversation: Conversation, messages: list[Message], tree: list[Message] | None = None) -> str:
+    """Version 2: every message of every branch (``tree``, when given), each with its ``id`` and
+    ``parent_id``, and ``branch``: the ids of the branch on show, in order."""
+    everything = tree if tree is not None else messages
     data = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -26,11 +29,12 @@ def to_json(conversation: Conversation, messages: list[Message]) -> str:
         "created": _iso(conversation.created),
         "updated": _iso(conversation.updated),
         "settings": conversation.settings,
+        "branch": [m.id for m in messages],
         "messages": [
-            {"role": m.role, "content": m.content, "created": _iso(m.created), "status": m.status,
-             "model": m.model, "stats": m.stats, **({"error": m.error} if m.error else {}),
-             **({"canned": True} if m.canned else {})}
-            for m in messages
+            {"id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
+             "created": _iso(m.created), "status": m.status, "model": m.model, "stats": m.stats,
+             **({"error": m.error} if m.error else {}), **({"canned": True} if m.canned else {})}
+            for m in everything
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -288,20 +288,25 @@ class ConversationService:
                 store.set_settings(conversation_id, settings)
         store.set_meta("last_conversation", str(conversation_id))
         user = None
+        # Edit and regenerate branch off: the old message stays, as a sibling of the new one.
         if edit_from is not None:
-            store.delete_from(conversation_id, edit_from)
-        elif text is None:  # regenerate: the last reply goes
+            edited = next((m for m in store.messages(conversation_id) if m.id == edit_from), None)
+            if edited is None:
+                raise NothingToAnswer("that message is not on the branch on show")
+            store.set_leaf(conversation_id, edited.parent_id)
+        elif text is None:  # regenerate: a new reply beside the last one
             history = store.messages(conversation_id)
             if not history or history[-1].role != "assistant":
                 raise NothingToAnswer("nothing to regenerate: the conversation does not end with a reply")
-            store.delete_from(conversation_id, history[-1].id)
+            store.set_leaf(conversation_id, history[-1].parent_id)
         if text is not None:
             user = store.add_message(conversation_id, "user", text)
         history = store.messages(conversation_id)
         if not history or history[-1].role != "user":
             raise NothingToAnswer("nothing to answer: the conversation has no message waiting for a reply")
         reply = store.add_message(conversation_id, "assistant", "", STREAMING, model.id)
-        return ev.TurnStarted(conversation_id, created, user, reply, history + [reply]), settings
+        history = store.messages(conversation_id)  # with the reply's siblings (a regenerate has some)
+        return ev.TurnStarted(conversation_id, created, user, history[-1], history), settings
 
     def _generate(self, started: ev.TurnStarted, conv_settings: dict, model, settings: Settings, emit,
                   extra_sampling: dict) -> ev.ReplyFinished:

@@ -7,6 +7,13 @@ a reply found still ``streaming`` on open was cut off by a crash and is
 marked ``interrupted``. Deleting a conversation only hides it until
 ``purge_deleted`` runs, which is what makes undo possible.
 
+A conversation is a tree (format 3): each message names the one it follows
+(``parent_id``), so regenerating a reply or editing an earlier message adds a
+sibling instead of replacing anything. The conversation remembers the leaf
+of the branch on show; ``messages()`` is the path from the root to it, each
+message carrying its siblings' ids for the ‹ 2/3 › switcher. Nothing a user
+wrote or read on any branch is deleted, and search finds it all.
+
 One connection per store, used from one thread at a time. The window's
 database lane holds one; the conversation service holds its own on the thread
 that runs replies (WAL lets them read while the other writes).
@@ -50,6 +57,8 @@ class Message:
     error: str | None = None
     # Written by Hearth, not the model ("nothing relevant found"): shown, never fed back as the model's words.
     canned: bool = False
+    parent_id: int | None = None  # the message this one follows; None for a conversation's first
+    siblings: list[int] = field(default_factory=list)  # alternatives at this point, itself included, oldest first
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -96,13 +105,26 @@ def _v2(db: sqlite3.Connection) -> None:
                "AND content LIKE '%so I will not guess.%'")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Branches: every message follows a parent; the saved, linear conversations become one chain each."""
+    db.executescript("""
+        ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+        ALTER TABLE conversations ADD COLUMN leaf_id INTEGER;
+        UPDATE messages SET parent_id = (SELECT max(p.id) FROM messages p
+                                         WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id);
+        UPDATE conversations SET leaf_id = (SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id);
+        CREATE INDEX messages_by_parent ON messages(parent_id);
+    """)
+
+
 # Ordered migrations: _MIGRATIONS[n] brings a database from version n to n + 1.
-_MIGRATIONS = [_v1, _v2]
-_COLUMNS = "id, conversation_id, role, content, created, status, model, stats, error, canned"
+_MIGRATIONS = [_v1, _v2, _v3]
+_COLUMNS = "id, conversation_id, role, content, created, status, model, stats, error, canned, parent_id"
+_LEAF = object()  # add_message's default parent: the end of the branch on show
 
 
 def _message(r) -> Message:
-    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], bool(r[9]))
+    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], bool(r[9]), r[10])
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -163,15 +185,21 @@ class ChatStore:
 
     # --- messages ----------------------------------------------------------------
     def add_message(self, conversation_id: int, role: str, content: str, status: str = COMPLETE,
-                    model: str | None = None, stats: dict | None = None) -> Message:
+                    model: str | None = None, stats: dict | None = None, parent_id=_LEAF) -> Message:
+        """Add a message after ``parent_id`` (by default, at the end of the branch on show); it becomes
+        the end of the branch on show."""
         now = time.time()
         with self.db:
+            if parent_id is _LEAF:
+                parent_id = self._leaf(conversation_id)
             cur = self.db.execute(
-                "INSERT INTO messages (conversation_id, role, content, created, status, model, stats) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, now, status, model, json.dumps(stats or {})))
-            self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        return Message(cur.lastrowid, conversation_id, role, content, now, status, model, stats or {})
+                "INSERT INTO messages (conversation_id, role, content, created, status, model, stats, parent_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, now, status, model, json.dumps(stats or {}), parent_id))
+            self.db.execute("UPDATE conversations SET updated = ?, leaf_id = ? WHERE id = ?",
+                            (now, cur.lastrowid, conversation_id))
+        return Message(cur.lastrowid, conversation_id, role, content, now, status, model, stats or {},
+                       parent_id=parent_id)
 
     def update_message(self, message_id: int, content: str, status: str | None = None,
                        stats: dict | None = None, error: str | None = None, canned: bool | None = None) -> None:
@@ -187,16 +215,79 @@ class ChatStore:
         with self.db:
             self.db.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id = ?", (*args, message_id))
 
+    def _leaf(self, conversation_id: int) -> int | None:
+        row = self.db.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return row[0] if row else None
+
     def messages(self, conversation_id: int) -> list[Message]:
+        """The branch on show: from the first message to the leaf, each with its siblings."""
+        return self._branch(conversation_id, self.tree(conversation_id))
+
+    def tree(self, conversation_id: int) -> list[Message]:
+        """Every message of the conversation, on every branch, oldest first."""
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
                                (conversation_id,)).fetchall()
         return [_message(r) for r in rows]
 
-    def delete_from(self, conversation_id: int, message_id: int) -> None:
-        """Remove a message and everything after it (edit-and-resend, regenerate)."""
+    def _branch(self, conversation_id: int, everything: list[Message]) -> list[Message]:
+        by_id = {m.id: m for m in everything}
+        children: dict[int | None, list[int]] = {}
+        for m in everything:
+            children.setdefault(m.parent_id, []).append(m.id)
+        leaf = self._leaf(conversation_id)
+        if leaf not in by_id:
+            leaf = everything[-1].id if everything else None
+        path, seen = [], set()
+        while leaf is not None and leaf in by_id and leaf not in seen:
+            seen.add(leaf)
+            path.append(by_id[leaf])
+            leaf = by_id[leaf].parent_id
+        path.reverse()
+        for m in path:
+            m.siblings = children.get(m.parent_id, [m.id])
+        return path
+
+    def set_leaf(self, conversation_id: int, message_id: int | None) -> None:
+        """Show the branch that ends at ``message_id`` (None: before the first message), exactly."""
         with self.db:
-            self.db.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-                            (conversation_id, message_id))
+            self.db.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (message_id, conversation_id))
+
+    def select(self, conversation_id: int, message_id: int) -> None:
+        """Show the branch through ``message_id``: below it, the newest reply at each step."""
+        rows = self.db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
+                               (conversation_id,)).fetchall()
+        if message_id not in {r[0] for r in rows}:
+            raise HearthError(f"message {message_id} is not in conversation {conversation_id}")
+        newest_child: dict[int, int] = {}
+        for mid, parent in rows:
+            if parent is not None and mid > newest_child.get(parent, -1):
+                newest_child[parent] = mid
+        leaf, seen = message_id, set()
+        while leaf in newest_child and leaf not in seen:
+            seen.add(leaf)
+            leaf = newest_child[leaf]
+        self.set_leaf(conversation_id, leaf)
+
+    def fork(self, conversation_id: int, message_id: int) -> Conversation:
+        """A new conversation holding the branch on show up to ``message_id`` (a copy: the two go apart)."""
+        source = self.conversation(conversation_id)
+        everything = self.tree(conversation_id)
+        by_id = {m.id: m for m in everything}
+        if message_id not in by_id:
+            raise HearthError(f"message {message_id} is not in conversation {conversation_id}")
+        path, at = [], message_id
+        while at is not None:
+            path.append(by_id[at])
+            at = by_id[at].parent_id
+        fork = self.create_conversation(f"{source.title} (fork)"[:200], source.settings)
+        parent = None
+        for m in reversed(path):
+            copy = self.add_message(fork.id, m.role, m.content, COMPLETE if m.status == STREAMING else m.status,
+                                    m.model, m.stats, parent_id=parent)
+            if m.canned or m.error:
+                self.update_message(copy.id, m.content, error=m.error, canned=m.canned or None)
+            parent = copy.id
+        return self.conversation(fork.id)
 
     def search(self, text: str, limit: int = 100) -> list[tuple[Conversation, Message]]:
         """Messages matching every word of ``text``, newest first."""

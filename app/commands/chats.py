@@ -29,12 +29,13 @@ def run_chats(args) -> int:
         messages = store.messages(conversation.id)
         if args.chats_command == "show":
             if args.json:
-                print_json(json.loads(to_json(conversation, messages)))
+                print_json(json.loads(to_json(conversation, messages, store.tree(conversation.id))))
             else:
                 sys.stdout.write(to_markdown(conversation, messages))
             return 0
         if args.chats_command == "export":
-            text = to_json(conversation, messages) if args.format == "json" else to_markdown(conversation, messages)
+            text = to_json(conversation, messages, store.tree(conversation.id)) if args.format == "json" else \
+                to_markdown(conversation, messages)
             sys.stdout.write(text)
             return 0
     finally:

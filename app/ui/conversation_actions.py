@@ -114,7 +114,9 @@ class ConversationActions(QObject):
         def job():
             store = self.runner.tasks.current_store()
             conversation, messages = store.conversation(conversation_id), store.messages(conversation_id)
-            path.write_text((to_json if fmt == "json" else to_markdown)(conversation, messages), encoding="utf-8")
+            text = to_json(conversation, messages, store.tree(conversation_id)) if fmt == "json" else \
+                to_markdown(conversation, messages)  # the whole tree to JSON, the branch on show to Markdown
+            path.write_text(text, encoding="utf-8")
             return path
 
         self.runner.run(job, on_done=lambda p: self._status(f"Exported to {p}"),

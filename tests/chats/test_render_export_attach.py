@@ -43,7 +43,7 @@ def test_exports(hearth_home):
     assert "## You\n\nAdd 2 and 3" in md and "## Assistant (smol)" in md
     assert "```python\ndef add(a, b):" in md and "_30 tokens · 50.0 tokens/s_" in md
     data = json.loads(to_json(conversation, messages))
-    assert data["format"] == "hearth-chat" and data["version"] == 1
+    assert data["format"] == "hearth-chat" and data["version"] == 2
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
     assert data["messages"][1]["content"] == REPLY and data["settings"]["system_prompt"] == "Be brief."
     store.close()

@@ -231,5 +231,5 @@ def test_an_old_canned_reply_is_marked_by_the_migration(hearth_home):
     db.close()
     store = ChatStore()
     assert [m.canned for m in store.messages(1)] == [False, True, False]
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3  # and on through the branches step
     store.close()

@@ -60,14 +60,6 @@ def test_search_finds_words_across_conversations(store):
     assert store.search("dictionary") == []
 
 
-def test_edits_replace_from_a_message_on(store):
-    c = store.create_conversation()
-    ids = [store.add_message(c.id, role, text).id for role, text in
-           [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]]
-    store.delete_from(c.id, ids[2])
-    assert [m.content for m in store.messages(c.id)] == ["q1", "a1"]
-
-
 def test_reply_cut_off_by_a_crash_is_marked_interrupted(hearth_home):
     first = ChatStore()
     c = first.create_conversation()
