@@ -62,7 +62,9 @@ class ChatView(QScrollArea):
         deadline = time.perf_counter() + BATCH_BUDGET_S
         while self._pending and time.perf_counter() < deadline:
             message = self._pending.pop(0)
-            self.add(message.role, message.content, message.status, message.model, message.stats, message.error)
+            view = self.add(message.role, message.content, message.status, message.model, message.stats,
+                            message.error)
+            view.set_place(message.id, message.siblings)
         if self._pending:
             QTimer.singleShot(0, lambda: self._add_batch(generation))
         else:

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         splitter = QSplitter()
         self.sidebar = Sidebar()
         self.sidebar.open_requested.connect(self.open_conversation)
+        self.sidebar.hit_requested.connect(self.open_hit)
         self.sidebar.new_requested.connect(self.new_conversation)
         splitter.addWidget(self.sidebar)
         center = QWidget()
@@ -299,6 +300,8 @@ class MainWindow(QMainWindow):
         view.edit_requested.connect(lambda: self._edit_view(view))
         view.regenerate_requested.connect(self.regenerate)
         view.continue_requested.connect(self.continue_reply)
+        view.branch_requested.connect(self.show_branch)
+        view.fork_requested.connect(lambda: view.message_id and self.fork(view.message_id))
 
     def _edit_view(self, view: MessageView) -> None:
         # Views and saved messages are in the same order once a reply is saved.
@@ -383,6 +386,35 @@ class MainWindow(QMainWindow):
         self.reply.view.set_content(written, streaming=True)
         self.session.continue_reply(self.conversation_id, self.model, self.settings.copy(),
                                     dict(self.conversation_settings))
+
+    def show_branch(self, message_id: int) -> None:
+        """Show another version of a message, and the conversation as it went on from it."""
+        cid = self.conversation_id
+        if cid is None or self.reply is not None:
+            return
+        self.runner.run(lambda: self.tasks.current_store().select(cid, message_id),
+                        on_done=lambda _r: self.open_conversation(cid))
+
+    def open_hit(self, conversation_id: int, message_id: int) -> None:
+        """A search result: its conversation, on the branch that holds the message found."""
+        if self.reply is not None and self.reply.conversation_id == conversation_id:
+            self.open_conversation(conversation_id)
+            return
+        self.runner.run(lambda: self.tasks.current_store().select(conversation_id, message_id),
+                        on_done=lambda _r: self.open_conversation(conversation_id))
+
+    def fork(self, message_id: int) -> None:
+        """A new chat holding this conversation up to ``message_id``; the original stays as it is."""
+        cid = self.conversation_id
+        if cid is None:
+            return
+
+        def forked(conversation) -> None:
+            self.conversations.refresh()
+            self.open_conversation(conversation.id)
+            self.statusBar().showMessage(f"Forked into “{conversation.title}”", 5000)
+
+        self.runner.run(lambda: self.tasks.current_store().fork(cid, message_id), on_done=forked)
 
     def _begin_reply(self) -> None:
         self.error_banner.setVisible(False)

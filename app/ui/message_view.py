@@ -86,6 +86,8 @@ class MessageView(QFrame):
     edit_requested = Signal()
     regenerate_requested = Signal()
     continue_requested = Signal()
+    branch_requested = Signal(int)  # the sibling to show instead of this message
+    fork_requested = Signal()
 
     def __init__(self, role: str, content: str, dark: bool, status: str = COMPLETE,
                  model: str | None = None, stats: dict | None = None, error: str | None = None,
@@ -106,7 +108,18 @@ class MessageView(QFrame):
         font = self.header.font()
         font.setBold(True)
         self.header.setFont(font)
-        layout.addWidget(self.header)
+        top = QHBoxLayout()
+        top.addWidget(self.header)
+        self.message_id: int | None = None
+        self.siblings: list[int] = []
+        self.previous_button = self._nav_button("‹", "Previous version", -1)
+        self.branch_label = QLabel(accessibleName="Version")
+        self.next_button = self._nav_button("›", "Next version", 1)
+        for widget in (self.previous_button, self.branch_label, self.next_button):
+            top.addWidget(widget)
+            widget.setVisible(False)
+        top.addStretch(1)
+        layout.addLayout(top)
         self.reasoning_toggle = QToolButton(self)
         self.reasoning_toggle.setCheckable(True)
         self.reasoning_toggle.setAutoRaise(True)
@@ -142,6 +155,8 @@ class MessageView(QFrame):
         footer.addWidget(self.copy_button)
         self.edit_button = self._button("Edit", "Edit and resend", self.edit_requested.emit)
         footer.addWidget(self.edit_button)
+        self.fork_button = self._button("Fork", "Fork a new chat from here", self.fork_requested.emit)
+        footer.addWidget(self.fork_button)
         self.continue_button = self._button("Continue", "Continue the reply", self.continue_requested.emit)
         footer.addWidget(self.continue_button)
         self.regenerate_button = self._button("Regenerate", "Regenerate reply", self.regenerate_requested.emit)
@@ -156,6 +171,32 @@ class MessageView(QFrame):
         self.reasoning.setVisible(False)
         self.set_content(content)
         self.set_stats(model, stats or {}, status, error)
+
+    def _nav_button(self, text: str, accessible: str, step: int) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setAutoRaise(True)
+        button.setAccessibleName(accessible)
+        button.clicked.connect(lambda: self._step(step))
+        return button
+
+    def set_place(self, message_id: int | None, siblings: list[int]) -> None:
+        """Where this message sits: its id, and its versions (regenerated replies, edited messages)."""
+        self.message_id, self.siblings = message_id, list(siblings or [])
+        many = len(self.siblings) > 1 and message_id in self.siblings
+        for widget in (self.previous_button, self.branch_label, self.next_button):
+            widget.setVisible(many)
+        if many:
+            index = self.siblings.index(message_id)
+            self.branch_label.setText(f"{index + 1}/{len(self.siblings)}")
+            self.previous_button.setEnabled(index > 0)
+            self.next_button.setEnabled(index < len(self.siblings) - 1)
+
+    def _step(self, step: int) -> None:
+        if self.message_id in self.siblings:
+            index = self.siblings.index(self.message_id) + step
+            if 0 <= index < len(self.siblings):
+                self.branch_requested.emit(self.siblings[index])
 
     def _button(self, text: str, accessible: str, slot) -> QPushButton:
         button = QPushButton(text, self)

@@ -68,6 +68,10 @@ class ReplyPresenter(QObject):
         if reply is None:
             return
         reply.conversation_id, reply.message_id = event.conversation_id, event.reply.id
+        if reply.view is not None:
+            reply.view.set_place(event.reply.id, event.reply.siblings)
+        if event.user is not None and window.chat.views[-2:-1] and event.history[-2:-1]:
+            window.chat.views[-2].set_place(event.history[-2].id, event.history[-2].siblings)
         if window.conversation_id is None and window._requested is None:  # the new chat is still shown
             window.conversation_id = window._requested = event.conversation_id
             window.setWindowTitle(f"{title_for(event.history[0].content)} — Hearth")

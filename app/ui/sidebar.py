@@ -15,11 +15,13 @@ from app.ui.qt import (
 )
 
 ID_ROLE = Qt.UserRole
+MESSAGE_ROLE = ID_ROLE + 1
 SEARCH_DELAY_MS = 200
 
 
 class Sidebar(QWidget):
     open_requested = Signal(int)
+    hit_requested = Signal(int, int)  # a search result: conversation id, message id
     new_requested = Signal()
     rename_requested = Signal(int)
     delete_requested = Signal(int)
@@ -89,6 +91,7 @@ class Sidebar(QWidget):
         for conversation, message in results:
             item = QListWidgetItem(f"{conversation.title}\n{_snippet(message.content, query)}")
             item.setData(ID_ROLE, conversation.id)
+            item.setData(MESSAGE_ROLE, message.id)
             self.list.addItem(item)
 
     def select(self, conversation_id: int | None) -> None:
@@ -109,7 +112,12 @@ class Sidebar(QWidget):
 
     def _activated(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(ID_ROLE)
-        if conversation_id is not None:
+        if conversation_id is None:
+            return
+        message_id = item.data(MESSAGE_ROLE)
+        if message_id is not None:  # a search hit: show the branch it is on
+            self.hit_requested.emit(conversation_id, message_id)
+        else:
             self.open_requested.emit(conversation_id)
 
     def _menu(self, position) -> None:
