@@ -6,7 +6,7 @@ Signals: ``open_requested(int conversation_id)``, ``new_requested()``,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from app.chats.store import Conversation, Message
 from app.ui.qt import (
@@ -69,10 +69,23 @@ class Sidebar(QWidget):
         self.searching = False
 
     def show_conversations(self, conversations: list[Conversation], current: int | None) -> None:
+        """Newest first, under date headings (Today, Yesterday, Previous 7 days, …)."""
         self.searching = False
         self.list.clear()
+        heading = None
+        today = date.today()
         for c in conversations:
-            when = datetime.fromtimestamp(c.updated).strftime("%d %b %H:%M")
+            group = date_group(datetime.fromtimestamp(c.updated).date(), today)
+            if group != heading:
+                heading = group
+                header = QListWidgetItem(group)
+                header.setFlags(Qt.NoItemFlags)
+                font = header.font()
+                font.setBold(True)
+                header.setFont(font)
+                self.list.addItem(header)
+            when = datetime.fromtimestamp(c.updated).strftime("%H:%M" if group in ("Today", "Yesterday")
+                                                              else "%d %b %H:%M")
             item = QListWidgetItem(f"{c.title}\n{when}")
             item.setData(ID_ROLE, c.id)
             item.setToolTip(tip(c.title))
@@ -101,6 +114,13 @@ class Sidebar(QWidget):
                 self.list.setCurrentItem(item)
                 return
 
+    def count(self) -> int:
+        """Conversations (or search results) listed, headings not counted."""
+        return len(self.items())
+
+    def items(self) -> list[QListWidgetItem]:
+        return [self.list.item(r) for r in range(self.list.count()) if self.list.item(r).data(ID_ROLE) is not None]
+
     def current_id(self) -> int | None:
         item = self.list.currentItem()
         return item.data(ID_ROLE) if item else None
@@ -128,6 +148,19 @@ class Sidebar(QWidget):
         menu.addAction("Rename…", lambda: self.rename_requested.emit(item.data(ID_ROLE)))
         menu.addAction("Delete", lambda: self.delete_requested.emit(item.data(ID_ROLE)))
         menu.exec(self.list.mapToGlobal(position))
+
+
+def date_group(day: date, today: date) -> str:
+    age = (today - day).days
+    if age <= 0:
+        return "Today"
+    if age == 1:
+        return "Yesterday"
+    if age < 7:
+        return "Previous 7 days"
+    if age < 30:
+        return "Previous 30 days"
+    return day.strftime("%B %Y")
 
 
 def _snippet(text: str, query: str, width: int = 70) -> str:

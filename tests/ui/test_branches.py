@@ -59,7 +59,7 @@ def test_fork_from_a_message_opens_a_new_chat_with_the_conversation_so_far(qtbot
     original = win.conversation_id
     qtbot.mouseClick(win.chat.views[1].fork_button, Qt.LeftButton)  # fork after the first answer
     qtbot.waitUntil(lambda: win.conversation_id != original and shown(win) == ["q1", "a1"], timeout=30_000)
-    qtbot.waitUntil(lambda: win.sidebar.list.count() == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: win.sidebar.count() == 2, timeout=30_000)
     assert win.windowTitle().startswith("q1 (fork)")
     send(qtbot, win, "q2, differently")
     win.open_conversation(original)
@@ -74,8 +74,8 @@ def test_a_search_hit_on_another_branch_opens_that_branch(qtbot):
     wait_reply(qtbot, win)
     assert shown(win)[-1] == "lion facts"
     qtbot.keyClicks(win.sidebar.search, "zebra")
-    qtbot.waitUntil(lambda: win.sidebar.searching and win.sidebar.list.count() == 1, timeout=30_000)
-    hit = win.sidebar.list.item(0)
+    qtbot.waitUntil(lambda: win.sidebar.searching and win.sidebar.count() == 1, timeout=30_000)
+    hit = win.sidebar.items()[0]
     win.sidebar.list.itemActivated.emit(hit)
     qtbot.waitUntil(lambda: shown(win)[-1:] == ["zebra facts"], timeout=30_000)
     win.close()

@@ -91,7 +91,7 @@ def real_window(qtbot):
 def test_first_run_explains_the_starter_model(window):
     assert window.notice.isVisible()
     assert "tiny 135M-parameter demo" in window.notice.text()
-    assert window.chat.views == [] and window.sidebar.list.count() == 0
+    assert window.chat.views == [] and window.sidebar.count() == 0
     assert "starter demo" in window.model_picker.currentText()
 
 
@@ -105,7 +105,7 @@ def test_send_streams_the_reply_and_saves_it(qtbot, real_window):
     assert len(tokens) >= 2 and reply.content == "".join(tokens)
     assert reply.body.toPlainText().strip()
     assert "tokens/s" in reply.footer.text() and "first token" in reply.footer.text()
-    assert window.sidebar.list.item(0).text().startswith("Name a fruit.")
+    assert window.sidebar.items()[0].text().startswith("Name a fruit.")
     rows = saved(window.conversation_id)
     assert [(m.role, m.status) for m in rows] == [("user", "complete"), ("assistant", "complete")]
     assert rows[1].content == reply.content and rows[1].stats["completion_tokens"] > 0
@@ -162,12 +162,12 @@ def test_switch_conversations_and_search_all_messages(qtbot, window):
     qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier)
     assert window.chat.views == []
     send(qtbot, window, "Tell me about volcanoes")
-    assert window.sidebar.list.count() == 2
+    assert window.sidebar.count() == 2
     qtbot.keyClick(window, Qt.Key_F, Qt.ControlModifier)
     assert window.sidebar.search.hasFocus()
     qtbot.keyClicks(window.sidebar.search, "zebra")
-    qtbot.waitUntil(lambda: window.sidebar.searching and window.sidebar.list.count() >= 1, timeout=30_000)
-    items = [window.sidebar.list.item(i) for i in range(window.sidebar.list.count())]
+    qtbot.waitUntil(lambda: window.sidebar.searching and window.sidebar.count() >= 1, timeout=30_000)
+    items = window.sidebar.items()
     assert {i.data(Qt.UserRole) for i in items} == {zebra_id}  # the volcano chat does not match
     item = items[-1]  # oldest hit: the question itself
     assert "zebras" in item.text().lower()
@@ -197,7 +197,7 @@ def test_restart_reopens_the_last_conversation(qtbot):
     again = open_window(qtbot)
     qtbot.waitUntil(lambda: len(again.chat.views) == 4, timeout=30_000)
     assert [v.content for v in again.chat.views] == texts
-    assert again.sidebar.list.count() == 1
+    assert again.sidebar.count() == 1
     again.close()
 
 
@@ -205,10 +205,10 @@ def test_delete_and_undo(qtbot, window):
     send(qtbot, window, "Precious chat")
     conversation_id = window.conversation_id
     qtbot.mouseClick(window.sidebar.delete_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.sidebar.list.count() == 0 and window.undo_button.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.sidebar.count() == 0 and window.undo_button.isVisible(), timeout=30_000)
     assert window.chat.views == []
     qtbot.mouseClick(window.undo_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.sidebar.list.count() == 1 and len(window.chat.views) == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: window.sidebar.count() == 1 and len(window.chat.views) == 2, timeout=30_000)
     assert window.conversation_id == conversation_id
 
 
@@ -471,4 +471,27 @@ def test_a_reply_cut_by_the_length_limit_says_so_and_continues_in_place(qtbot):
     assert last_call.sampling["continue_last"] is True
     rows = saved(win.conversation_id)
     assert [(m.role, m.content) for m in rows] == [("user", "Write add()"), ("assistant", whole)]
+    win.close()
+
+
+def test_the_sidebar_groups_conversations_by_date(qtbot, hearth_home):
+    import time as clock
+    from datetime import date
+
+    from app.ui.sidebar import date_group
+
+    store = ChatStore()
+    now = clock.time()
+    for title, days in (("Old plan", 45), ("Last week", 3), ("Yesterday's", 1), ("Fresh", 0)):
+        c = store.create_conversation(title)
+        store.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now - days * 86400, c.id))
+    store.db.commit()
+    store.close()
+    win = open_window(qtbot)
+    qtbot.waitUntil(lambda: win.sidebar.count() == 4, timeout=30_000)
+    rows = [win.sidebar.list.item(r).text().split("\n")[0] for r in range(win.sidebar.list.count())]
+    old_heading = date_group(date.fromtimestamp(now - 45 * 86400), date.today())  # its month
+    assert rows == ["Today", "Fresh", "Yesterday", "Yesterday's", "Previous 7 days", "Last week", old_heading,
+                    "Old plan"]
+    assert not win.sidebar.list.item(0).flags() & Qt.ItemIsSelectable  # a heading cannot be picked
     win.close()
