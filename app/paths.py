@@ -156,6 +156,11 @@ def app_log_file() -> Path:
     return logs_dir() / "hearth.log"
 
 
+def window_state_file() -> Path:
+    """Where the main window was and how big (app/ui/window_state.py)."""
+    return data_dir() / "window.json"
+
+
 def network_log_file() -> Path:
     """Every network connection Hearth made or refused (app/netlog.py), one JSON line each."""
     return logs_dir() / "network.jsonl"

@@ -45,6 +45,7 @@ from app.ui.server_window import ServerControl, ServerWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskManager
+from app.ui import window_state
 
 
 
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
         self._requested: int | None = None  # the conversation most recently asked for
         self.library = self.docs_window = self.server_window = None
         self.setWindowTitle("Hearth")
-        self.resize(1200, 800)
+        window_state.restore(self)
         self.tasks = TaskManager(store_factory)
         self.runner = self.tasks.scope(self)
         self.runner.failed.connect(self.show_error)
@@ -442,6 +443,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event):  # noqa: N802
         # In order: stop the reply (the service saves it), stop indexing and downloads, close the
         # service's store and the engine on the model lane, then the DB lane's stores.
+        window_state.save(self)
         self.indexing.shutdown()
         self.downloads.close()
         if self.server.server is not None:

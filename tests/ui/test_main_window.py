@@ -495,3 +495,14 @@ def test_the_sidebar_groups_conversations_by_date(qtbot, hearth_home):
                     "Old plan"]
     assert not win.sidebar.list.item(0).flags() & Qt.ItemIsSelectable  # a heading cannot be picked
     win.close()
+
+
+def test_the_window_opens_where_it_was_left(qtbot):
+    first = open_window(qtbot)
+    first.resize(700, 600)  # inside the offscreen screen (800 x 800): Qt keeps a window on its screen
+    first.move(40, 30)
+    size = (first.width(), first.height())
+    first.close()
+    again = open_window(qtbot)
+    assert (again.width(), again.height()) == size
+    again.close()
