@@ -223,3 +223,48 @@ def pin_catalog(path: Path) -> list[str]:
         handle.write("\n")
     os.replace(tmp, path)
     return report
+
+
+@dataclass
+class Recommendation:
+    model: CatalogModel
+    file: CatalogFile
+    estimate: FileEstimate
+
+    def describe(self) -> str:
+        from app.gguf.header import human_bytes
+
+        speed = f", about {describe_speed(self.estimate.tokens_per_s)} here" if self.estimate.tokens_per_s else ""
+        return f"{self.model.name} ({self.file.quantization}, {human_bytes(self.file.size_bytes)}{speed})"
+
+
+USABLE_TOKENS_PER_S = 5.0  # slower than this and a chat feels broken
+UNMEASURED_SIZE_LIMIT = 5 << 30  # ~a 7-8B model at Q4
+
+
+def best_for_this_machine(catalog: Catalog, estimator: Estimator, total_ram: int | None) -> Recommendation | None:
+    """The catalog's best chat model for this machine: among those that fit in memory and answer at a
+    usable pace (where speed can be estimated), a coding model first (offline coding help is what
+    Hearth is for), then the most capable (most active parameters); failing that, the fastest that fits."""
+    candidates = []
+    for model in catalog.models:
+        if model.is_embedding:
+            continue
+        file = model.recommended_file(total_ram)
+        if estimator.profile is None:  # speed unknown: the largest file a typical laptop CPU runs well
+            small = [f for f in model.files if f.size_bytes <= UNMEASURED_SIZE_LIMIT]
+            if not small:
+                continue
+            file = min(file, max(small, key=lambda f: f.size_bytes), key=lambda f: f.size_bytes)
+        shape = model.shape(file)
+        estimate = estimator.for_shape(shape)
+        if estimate.fit.verdict != "fits":
+            continue
+        candidates.append((Recommendation(model, file, estimate), shape.active_params))
+    if not candidates:
+        return None
+    usable = [(r, p) for r, p in candidates
+              if r.estimate.tokens_per_s is None or r.estimate.tokens_per_s >= USABLE_TOKENS_PER_S]
+    if usable:
+        return max(usable, key=lambda rp: ("coding" in rp[0].model.uses, rp[1]))[0]
+    return max(candidates, key=lambda rp: rp[0].estimate.tokens_per_s or 0)[0]

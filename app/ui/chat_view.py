@@ -34,11 +34,18 @@ class ChatView(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(self._container)
         self.views: list[MessageView] = []
+        self.welcome: QWidget | None = None
         self._pending: list[Message] = []
         self._generation = 0
         self._follow = True
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+
+    def set_welcome(self, widget: QWidget) -> None:
+        """What an empty conversation shows (app/ui/welcome.py); hidden once a message is added."""
+        self.welcome = widget
+        self._layout.insertWidget(0, widget)
+        widget.setVisible(not self.views)
 
     def clear(self) -> None:
         self._generation += 1
@@ -48,6 +55,8 @@ class ChatView(QScrollArea):
             view.deleteLater()
         self.views = []
         self._follow = True
+        if self.welcome is not None:
+            self.welcome.setVisible(True)
 
     def show_messages(self, messages: list[Message]) -> None:
         """Replace the content with ``messages``, built in time-boxed batches."""
@@ -73,6 +82,8 @@ class ChatView(QScrollArea):
     def add(self, role: str, content: str, status: str = "complete", model=None, stats=None,
             error=None) -> MessageView:
         view = MessageView(role, content, self.dark, status, model, stats, error, parent=self._container)
+        if self.welcome is not None:
+            self.welcome.setVisible(False)
         self._layout.insertWidget(self._layout.count() - 1, view)
         self.views.append(view)
         self.view_added.emit(view)

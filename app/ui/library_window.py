@@ -391,6 +391,15 @@ class LibraryWindow(QDialog):
             self.results.addItem(item)
         self.results.setCurrentRow(0)
 
+    def show_model(self, model_id: str) -> None:
+        """Pick a catalog model in the Discover list (the welcome screen's recommendation)."""
+        self.show_catalog()
+        for row in range(self.results.count()):
+            data = self.results.item(row).data(Qt.UserRole)
+            if isinstance(data, CatalogModel) and data.id == model_id:
+                self.results.setCurrentRow(row)
+                return
+
     def search(self) -> None:
         if self.settings.offline:
             self.show_error(OFFLINE_NOTE)

@@ -44,8 +44,9 @@ from app.ui import remote_ui
 from app.ui.server_window import ServerControl, ServerWindow
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
-from app.ui.tasks import TaskManager
+from app.ui.tasks import CPU, TaskManager
 from app.ui import window_state
+from app.ui.welcome import Welcome, recommend
 
 
 
@@ -98,6 +99,8 @@ class MainWindow(QMainWindow):
         self.savings.refresh()
         self.indexing.collections_changed.connect(self._refresh_collections)
         QTimer.singleShot(0, self._start_documents)
+        self.runner.run(recommend, lane=CPU, on_done=self.welcome.show_recommendation,
+                        on_error=lambda _exc: self.welcome.show_recommendation(None))
 
     # --- layout ----------------------------------------------------------------------
     def _build(self) -> None:
@@ -133,6 +136,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.error_banner)
         self.chat = ChatView(is_dark())
         self.chat.view_added.connect(self._wire_view)
+        self.welcome = Welcome()
+        self.welcome.prompt_chosen.connect(self._example_chosen)
+        self.welcome.library_requested.connect(self._library_for)
+        self.chat.set_welcome(self.welcome)
+        self.welcome.card.setVisible(bool(getattr(self.model, "is_starter", False)))
         layout.addWidget(self.chat, 1)
         self.composer = Composer()
         self.composer.send_requested.connect(self.send)
@@ -185,6 +193,17 @@ class MainWindow(QMainWindow):
         self.library.raise_()
         self.library.activateWindow()
         return self.library
+
+    def _example_chosen(self, prompt: str) -> None:
+        self.prompt.setPlainText(prompt)
+        self.prompt.setFocus()
+
+    def _library_for(self, model) -> None:
+        """The library's Discover tab, on the recommended model when there is one."""
+        library = self.open_library()
+        library.tabs.setCurrentIndex(1)
+        if model is not None:
+            library.show_model(model.id)
 
     def open_engines(self):
         from app.ui.engines_dialog import EnginesDialog

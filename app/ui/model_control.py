@@ -60,3 +60,6 @@ class ModelControl(QObject):
         model, notice = self.window.model, self.window.notice
         notice.setText(remote_ui.notice(model) if remote_ui.is_remote(model) else STARTER_NOTE)
         notice.setVisible(model.is_starter or remote_ui.is_remote(model))
+        welcome = getattr(self.window, "welcome", None)
+        if welcome is not None:  # the way to a better model matters while the starter answers
+            welcome.card.setVisible(bool(getattr(model, "is_starter", False)))

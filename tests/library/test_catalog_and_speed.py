@@ -169,3 +169,20 @@ def test_a_profile_measured_beside_a_busy_neighbour_is_taken_again_when_quiet_an
     assert speed.machine_profile() == second  # quiet, not busy: no third measurement
     merged = speed.merge_profiles(second, speed.MachineProfile(**{**second.__dict__, "bandwidth_gbs": 20.0}))
     assert merged.bandwidth_gbs == 30.6  # a slower moment never lowers the profile
+
+
+def test_the_best_model_for_this_machine_fits_runs_at_a_usable_pace_and_codes():
+    from app.library.catalog import USABLE_TOKENS_PER_S, best_for_this_machine, load_catalog
+
+    catalog = load_catalog()
+    slow, fast = profile(bandwidth_gbs=10.0), profile(bandwidth_gbs=400.0, starter_tps=2000.0)
+    for machine, ram in ((slow, 16 << 30), (fast, 64 << 30)):
+        e = Estimator(4096, machine)
+        e.available, e.gpu = ram, None
+        pick = best_for_this_machine(catalog, e, ram)
+        assert pick.estimate.fit.verdict == "fits" and pick.estimate.tokens_per_s >= USABLE_TOKENS_PER_S
+        assert "coding" in pick.model.uses
+    e = Estimator(4096, None)  # not measured yet: nothing larger than a laptop runs well
+    e.available, e.gpu = 32 << 30, None
+    unmeasured = best_for_this_machine(catalog, e, 32 << 30)
+    assert unmeasured.file.size_bytes <= 5 << 30 and "coding" in unmeasured.model.uses

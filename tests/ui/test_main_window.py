@@ -507,3 +507,28 @@ def test_the_window_opens_where_it_was_left(qtbot):
     assert again.height() == size[1] != 680  # 680: the default on this 800-pixel screen
     assert abs(again.width() - size[0]) <= 30  # Qt keeps a restored window within its screen
     again.close()
+
+
+def test_an_empty_chat_welcomes_with_examples_and_the_way_to_a_better_model(qtbot, hearth_home, measured_profile):
+    import shutil
+
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(measured_profile, hearth_home / measured_profile.name)  # speeds known: the pick can weigh them
+    win = open_window(qtbot)
+    assert win.welcome.isVisible() and win.welcome.card.isVisible()  # the starter answers: show the way out
+    qtbot.waitUntil(lambda: win.welcome.recommended is not None, timeout=30_000)
+    advice = win.welcome.advice.text()
+    assert "Best for this machine:" in advice and win.welcome.recommended.name in advice
+    win.welcome.examples[1].click()
+    assert win.prompt.toPlainText().startswith("Write a Python function")
+    send(qtbot, win, "")  # Enter sends what the example put in the box
+    assert not win.welcome.isVisible() and len(win.chat.views) == 2
+    win.new_conversation()
+    assert win.welcome.isVisible()
+    win.welcome.library_button.click()
+    library = win.library
+    qtbot.waitUntil(lambda: library.results.currentItem() is not None and
+                    library.results.currentItem().data(Qt.UserRole).id == win.welcome.recommended.id,
+                    timeout=60_000)
+    assert library.tabs.currentIndex() == 1
+    win.close()
