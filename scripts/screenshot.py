@@ -43,6 +43,15 @@ X_PACKAGES = ["xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-curso
               "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1"]
 
 
+REASONED_ANSWER = (
+    "<think>The user iterates with range(len(xs) - 1). range stops before its end, so the last index "
+    "len(xs) - 1 is never produced. They probably copied the pattern from code that compares neighbours. "
+    "The fix is range(len(xs)), or better, iterate over the items.</think>\n\n"
+    "`range(stop)` never includes `stop`, so `range(len(xs) - 1)` ends one index early. Iterate directly:\n\n"
+    "```python\nfor x in xs:\n    print(x)\n```\n\n"
+    "| pattern | visits |\n|---|---|\n| `range(len(xs) - 1)` | all but the last |\n| `range(len(xs))` | all |\n")
+
+
 def ensure_display() -> None:
     if os.environ.get("DISPLAY") or os.environ.get("HEARTH_SCREENSHOT_CHILD"):
         return
@@ -92,6 +101,13 @@ def capture(out: Path, theme: str) -> Path:
     store.add_message(conversation.id, "assistant", SEEDED_ANSWER, model="example",
                       stats={"completion_tokens": 96, "ttft_ms": 140.0, "tokens_per_s": 78.0})
     store.set_meta("last_conversation", str(conversation.id))
+    # A reasoning model's reply with two versions: the thinking section and the ‹ 2/2 › switcher.
+    branched = store.create_conversation("Reasoning about a bug")
+    question = store.add_message(branched.id, "user", "Why does `range(len(xs) - 1)` skip my last item?")
+    store.add_message(branched.id, "assistant", "Because it stops one short.", model="example")
+    store.set_leaf(branched.id, question.id)
+    store.add_message(branched.id, "assistant", REASONED_ANSWER, model="example",
+                      stats={"completion_tokens": 142, "tokens_per_s": 21.0, "reasoning_s": 12.4})
     store.close()
     from app.server import config as server_config
 
@@ -183,6 +199,19 @@ def capture(out: Path, theme: str) -> Path:
     def shoot_privacy(dialog):
         dialog.grab().save(str(out / f"hearth-privacy-{theme}.png"))
         dialog.close()
+        window.open_conversation(branched.id)  # then the branched reply with its reasoning open
+        QTimer.singleShot(300, shoot_branches)
+
+    def shoot_branches():
+        if len(window.chat.views) < 2:
+            QTimer.singleShot(100, shoot_branches)
+            return
+        window.chat.views[-1].reasoning_toggle.click()
+        QTimer.singleShot(300, lambda: (window.grab().save(str(out / f"hearth-branches-{theme}.png")),
+                                        window.new_conversation(), QTimer.singleShot(500, shoot_welcome)))
+
+    def shoot_welcome():
+        window.grab().save(str(out / f"hearth-welcome-{theme}.png"))
         window.close()
         app.quit()
 

@@ -130,7 +130,10 @@ class MessageView(QFrame):
         layout.addWidget(self.reasoning_toggle, 0, Qt.AlignLeft)
         self.reasoning = QLabel(wordWrap=True, accessibleName="Reasoning")
         self.reasoning.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.reasoning.setStyleSheet("QLabel { color: palette(mid); padding: 2px 6px 6px 18px; }")
+        # Muted but legible in both palettes (palette(mid) was too faint to read in the light one).
+        muted, rule = ("#b8bcc2", "#4a4f55") if dark else ("#57606a", "#d0d7de")
+        self.reasoning.setStyleSheet(f"QLabel {{ color: {muted}; padding: 2px 8px 6px 10px; margin-left: 8px; "
+                                     f"border-left: 3px solid {rule}; }}")
         layout.addWidget(self.reasoning)
         self._reasoning_text = ""
         self._thought_s: float | None = None
