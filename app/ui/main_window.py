@@ -54,6 +54,9 @@ def is_dark() -> bool:
     return QApplication.palette().color(QPalette.Window).lightness() < 128
 
 
+# Below this width, opening the settings panel hides the sidebar.
+NARROW_WINDOW = 1000
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, model: InstalledModel, store_factory=ChatStore,
                  engine: ChatEngine | None = None):
@@ -122,8 +125,9 @@ class MainWindow(QMainWindow):
         self.docs_button.toggled_collection.connect(self.use_collection)
         self.docs_button.manage_requested.connect(self.open_documents)
         top.addWidget(self.docs_button)
-        self.settings_toggle = QPushButton("Conversation settings", checkable=True,
-                                           accessibleName="Show conversation settings")
+        self.settings_toggle = QPushButton("Chat settings", checkable=True,
+                                           accessibleName="Show conversation settings",
+                                           toolTip="This conversation's preset, system prompt and sampling")
         top.addWidget(self.settings_toggle)
         layout.addLayout(top)
         self.notice = QLabel(wordWrap=True, accessibleName="Notice", textFormat=Qt.PlainText)
@@ -155,7 +159,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.changed.connect(self._conversation_settings_changed)
         self.settings_panel.save_preset_requested.connect(self._save_preset)
         self.settings_panel.setVisible(False)
-        self.settings_toggle.toggled.connect(self.settings_panel.setVisible)
+        self.settings_toggle.toggled.connect(self._toggle_settings_panel)
         splitter.addWidget(self.settings_panel)
         splitter.setSizes([260, 700, 300])
         splitter.setStretchFactor(1, 1)
@@ -193,6 +197,12 @@ class MainWindow(QMainWindow):
         self.library.raise_()
         self.library.activateWindow()
         return self.library
+
+    def _toggle_settings_panel(self, shown: bool) -> None:
+        """In a narrow window the sidebar makes room for the panel (and comes back when it closes),
+        so the chat column keeps its place instead of the window growing past the screen."""
+        self.settings_panel.setVisible(shown)
+        self.sidebar.setVisible(not shown or self.width() >= NARROW_WINDOW)
 
     def _example_chosen(self, prompt: str) -> None:
         self.prompt.setPlainText(prompt)

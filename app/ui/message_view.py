@@ -150,7 +150,7 @@ class MessageView(QFrame):
         self.sources.setVisible(False)
         layout.addWidget(self.sources)
         footer = QHBoxLayout()
-        self.footer = QLabel()
+        self.footer = QLabel(wordWrap=True)  # wraps in a narrow column instead of widening it
         self.footer.setAccessibleName("Reply statistics")
         self.footer.setTextInteractionFlags(Qt.TextSelectableByMouse)
         footer.addWidget(self.footer, 1)

@@ -21,7 +21,10 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setAccessibleName("Model")
         self.combo.setToolTip("The model that answers")
-        self.combo.setMinimumContentsLength(28)
+        # Long model names shrink with the window instead of widening it (the settings panel beside
+        # the chat pushed it past an 800-pixel screen).
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(10)
         self.combo.activated.connect(self._activated)
         label = QLabel("M&odel:")  # Alt+M opens the Models menu
         label.setBuddy(self.combo)

@@ -532,3 +532,19 @@ def test_an_empty_chat_welcomes_with_examples_and_the_way_to_a_better_model(qtbo
                     timeout=60_000)
     assert library.tabs.currentIndex() == 1
     win.close()
+
+
+@pytest.mark.parametrize("width", [1200, 800])
+def test_the_chat_column_reflows_when_the_settings_panel_opens(qtbot, width):
+    engine = ScriptedEngine(default=ScriptedReply(["A long line: " + "word " * 80 + "\n\n```python\nx = 1\n```"]))
+    win = open_window(qtbot, engine=engine)
+    win.resize(width, 700)
+    send(qtbot, win, "Explain")
+    win.settings_toggle.setChecked(True)
+    qtbot.wait(100)
+    chat_right = win.chat.mapTo(win, win.chat.rect().topRight()).x()
+    panel_left = win.settings_panel.mapTo(win, win.settings_panel.rect().topLeft()).x()
+    assert win.settings_panel.isVisible() and chat_right < panel_left <= win.width()  # side by side, inside
+    assert win.width() == width  # the window did not have to grow
+    assert not win.chat.horizontalScrollBar().isVisible()  # the text wraps; the column is not pushed sideways
+    win.close()
