@@ -370,3 +370,12 @@ def test_a_data_folder_that_cannot_be_used_is_one_line(tmp_path):
         result = subprocess.run([sys.executable, "-m", "app", "doctor"], capture_output=True, text=True, timeout=60,
                                 env=dict(os.environ, PYTHONPATH=str(ROOT), HEARTH_HOME=str(locked)), cwd=ROOT)
         assert_one_line_error(result, "cannot be used: permission denied")
+
+
+def test_a_reply_whose_tally_record_cannot_be_written_says_so(hearth_home):
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    (hearth_home / "savings.db").write_bytes(b"not a database" * 100)  # damaged: the tally cannot be written
+    result = hearth("chat", "Say hi.", "--max-tokens", "4")
+    assert result.returncode == 0 and result.stdout.strip()  # the reply itself is fine, and saved
+    assert "hearth: the reply was not counted in the savings tally: the savings database" in result.stderr
+    assert "is damaged" in result.stderr and "Traceback" not in result.stderr
