@@ -22,6 +22,10 @@ from app.ui.qt import (
     QTextBrowser, QTextDocument, QTextOption, QToolButton, QUrl, QVBoxLayout, Signal,
 )
 
+# A message's actions at rest: present (clickable, focusable) but quiet, so a long conversation reads as text.
+_QUIET = "QPushButton {{ color: {}; }} QPushButton:focus {{ color: palette(button-text); }}"
+_QUIET_LIGHT, _QUIET_DARK = _QUIET.format("#8c959f"), _QUIET.format("#6e7681")
+
 _STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
 
 
@@ -98,6 +102,7 @@ class MessageView(QFrame):
         self.role = role
         self.content = content
         self.dark = dark
+        self._quiet = _QUIET_DARK if dark else _QUIET_LIGHT
         self.status = status
         self.code_blocks: list[str] = []
         self.languages: list[str] = []
@@ -206,7 +211,20 @@ class MessageView(QFrame):
         button.setAccessibleName(accessible)
         button.setFlat(True)
         button.clicked.connect(slot)
+        button.setStyleSheet(self._quiet)  # faint until the message is hovered or the button focused
+        self._actions = getattr(self, "_actions", []) + [button]
         return button
+
+    def enterEvent(self, event):  # noqa: N802
+        """Per-message actions come forward on hover; they stay in the tab order and keep their names."""
+        for button in getattr(self, "_actions", []):
+            button.setStyleSheet("")
+        super().enterEvent(event)
+
+    def leaveEvent(self, event):  # noqa: N802
+        for button in getattr(self, "_actions", []):
+            button.setStyleSheet(self._quiet)
+        super().leaveEvent(event)
 
     def set_content(self, text: str, streaming: bool = False) -> None:
         self.content = text

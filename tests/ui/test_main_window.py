@@ -548,3 +548,17 @@ def test_the_chat_column_reflows_when_the_settings_panel_opens(qtbot, width):
     assert win.width() == width  # the window did not have to grow
     assert not win.chat.horizontalScrollBar().isVisible()  # the text wraps; the column is not pushed sideways
     win.close()
+
+
+def test_message_actions_are_quiet_until_hovered_and_always_reachable(qtbot, window):
+    from PySide6.QtCore import QEvent, QPointF  # test-only: synthetic enter and leave events
+    from PySide6.QtGui import QEnterEvent
+
+    send(qtbot, window, "Hello")
+    reply = window.chat.views[-1]
+    assert reply.copy_button.styleSheet()  # quiet at rest
+    assert reply.copy_button.focusPolicy() != Qt.NoFocus and reply.copy_button.accessibleName() == "Copy message"
+    QApplication.sendEvent(reply, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    assert reply.copy_button.styleSheet() == ""  # forward on hover
+    QApplication.sendEvent(reply, QEvent(QEvent.Leave))
+    assert reply.copy_button.styleSheet()
