@@ -46,7 +46,10 @@ class ConversationActions(QObject):
             conversations, last = result
             if not self.sidebar.searching:
                 self.sidebar.show_conversations(conversations, self.window.conversation_id)
-            if open_last and self.window._requested is None:  # the user may have picked one already
+            window = self.window
+            # Only while the window still shows nothing: on a busy machine this answer can come after the
+            # user picked a conversation or already sent a first message (it then emptied the new chat).
+            if open_last and window._requested is None and window.reply is None and not window.chat.views:
                 ids = {c.id for c in conversations}
                 if last in ids or conversations:
                     self.window.open_conversation(last if last in ids else conversations[0].id)
