@@ -121,6 +121,10 @@ def _record(kind: str, host, port, refused: bool) -> None:
     entry = {"time": round(time.time(), 3), "process": _state["process"], "pid": os.getpid(), "event": kind,
              "host": str(host)[:255], "port": port if isinstance(port, int) else str(port or "")[:20],
              "purpose": _purpose.get(), "refused": refused}
+    _append(entry)
+
+
+def _append(entry: dict) -> None:
     try:
         from app import paths
 
@@ -138,13 +142,7 @@ def note_transfer(host: str, purpose_label: str, received: int, sent: int = 0) -
     entry = {"time": round(time.time(), 3), "process": _state["process"], "pid": os.getpid(), "event": "transfer",
              "host": host[:255], "port": "", "purpose": purpose_label, "refused": False,
              "bytes_received": int(received), "bytes_sent": int(sent)}
-    try:
-        from app import paths
-
-        with _write_lock, open(paths.network_log_file(), "a", encoding="ascii") as log:
-            log.write(json.dumps(entry, ensure_ascii=True) + "\n")
-    except Exception:  # noqa: BLE001
-        pass
+    _append(entry)
 
 
 def entries(limit: int = 1000, path: Path | None = None) -> list[dict]:

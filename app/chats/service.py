@@ -315,9 +315,7 @@ class ConversationService:
         if started.continuing:
             return self._continue(started, conv_settings, model, settings, emit, extra_sampling)
         question = history[-1].content
-        options = sampling(settings)
-        options.update(sampling_overrides(conv_settings))
-        options.update(extra_sampling)
+        options = _options(settings, conv_settings, extra_sampling)
         messages = chat_messages(conv_settings, history)
         collections = [c for c in conv_settings.get("collections") or [] if isinstance(c, str)]
 
@@ -359,9 +357,7 @@ class ConversationService:
     def _continue(self, started: ev.TurnStarted, conv_settings: dict, model, settings: Settings, emit,
                   extra_sampling: dict) -> ev.ReplyFinished:
         cid, reply = started.conversation_id, started.reply
-        options = sampling(settings)
-        options.update(sampling_overrides(conv_settings))
-        options.update(extra_sampling)
+        options = _options(settings, conv_settings, extra_sampling)
         options["continue_last"] = True
         messages = chat_messages(conv_settings, started.history[:-1]) + [{"role": "assistant",
                                                                             "content": reply.content}]
@@ -472,3 +468,11 @@ def _reasoning_finished(text: str) -> bool:
         return False
     split = split_reasoning(text)
     return split.has_reasoning and not split.thinking
+
+
+def _options(settings: Settings, conv_settings: dict, extra_sampling: dict) -> dict:
+    """Sampling for a turn: the app's, then the conversation's, then the caller's."""
+    options = sampling(settings)
+    options.update(sampling_overrides(conv_settings))
+    options.update(extra_sampling)
+    return options
