@@ -99,6 +99,10 @@ SCHEMA: tuple[Setting, ...] = (
             "Flash attention: 'auto' turns it on when layers run on a GPU and off on the CPU, where it "
             "measured 1.7x slower reading a new turn after a long history (scripts/bench_engine.py --flash).",
             "Flash attention"),
+    Setting("prompt_lookup", True, _bool,
+            "Guess the next tokens from earlier text in the conversation and check the guesses in one "
+            "batch: the same reply, faster when it repeats code or text it was given "
+            "(scripts/bench_engine.py measures it).", "Prompt-lookup drafts (faster code edits)"),
     Setting("temperature", 0.7, _float_in(0.0, 5.0), "Sampling temperature; 0 always picks the likeliest token.",
             "Temperature"),
     Setting("top_p", 0.95, _float_in(0.0, 1.0), "Nucleus sampling cut-off.", "Top-p"),

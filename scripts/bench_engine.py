@@ -17,6 +17,11 @@ Prints:
   generation tokens/s, Hearth / direct          (target >= 0.97), engine and service
   extra time to first token, Hearth - direct    (target <= 30 ms), engine and service
   turn-2 TTFT after a ~1500-token history / turn-1 TTFT, through Hearth (target <= 1.3)
+  prompt lookup on / off, through Hearth's engine, for two tasks that repeat code back
+  (type hints for a 60-line function, a rename throughout it) and an ordinary question
+  (targets: >= 1.5 on the repeat-back tasks, >= 0.97 on the question), with whether
+  the greedy outputs are identical (and, where not, where they part: llama.cpp's batched
+  and single-token kernels round differently, so a near-tie can fall the other way)
 """
 
 from __future__ import annotations
@@ -37,6 +42,74 @@ from app.engine.client import Engine  # noqa: E402
 from app.engine.params import default_threads  # noqa: E402
 from app.gguf.header import read_gguf  # noqa: E402
 from app.library.registry import starter_model_path  # noqa: E402
+
+# A 60-line function with no type hints, for the repeat-back tasks.
+CODE = '''def summarize_orders(orders, customers, cutoff, currency="USD"):
+    """Total spend per customer since cutoff, largest first."""
+    totals = {}
+    skipped = []
+    for order in orders:
+        if order["date"] < cutoff:
+            continue
+        customer_id = order["customer_id"]
+        if customer_id not in customers:
+            skipped.append(order["id"])
+            continue
+        amount = order["amount"]
+        if order["currency"] != currency:
+            rate = order.get("rate")
+            if rate is None:
+                skipped.append(order["id"])
+                continue
+            amount = amount * rate
+        if order.get("refunded"):
+            amount = -amount
+        entry = totals.get(customer_id)
+        if entry is None:
+            entry = {"name": customers[customer_id]["name"], "total": 0.0, "count": 0}
+            totals[customer_id] = entry
+        entry["total"] += amount
+        entry["count"] += 1
+    rows = []
+    for customer_id, entry in totals.items():
+        average = entry["total"] / entry["count"] if entry["count"] else 0.0
+        rows.append({
+            "customer_id": customer_id,
+            "name": entry["name"],
+            "total": round(entry["total"], 2),
+            "count": entry["count"],
+            "average": round(average, 2),
+        })
+    rows.sort(key=lambda row: row["total"], reverse=True)
+    report = []
+    for rank, row in enumerate(rows, start=1):
+        line = f"{rank}. {row['name']}: {row['total']} {currency} in {row['count']} orders"
+        report.append(line)
+    if skipped:
+        report.append(f"skipped {len(skipped)} orders")
+    return rows, report
+
+
+def format_report(rows, report, width=60):
+    """The report as text, wrapped to width."""
+    lines = []
+    for line in report:
+        while len(line) > width:
+            lines.append(line[:width])
+            line = line[width:]
+        lines.append(line)
+    header = "Customer totals".center(width)
+    return "\\n".join([header, "-" * width, *lines])
+'''
+LOOKUP_TASKS = (
+    ("type hints (repeat-back)",
+     "Add type hints to this code. Reply with the whole code, changed, and nothing else.\n\n```python\n"
+     + CODE + "```"),
+    ("rename (repeat-back)",
+     "Rename the variable `entry` to `summary` throughout this code. Reply with the whole code, changed, "
+     "and nothing else.\n\n```python\n" + CODE + "```"),
+    ("ordinary question", "Explain in detail how a hash map works, with an example in Python."),
+)
 
 QUESTION = "Explain in detail how a hash map works, with an example in Python."
 FILLER = ("The committee reviewed the quarterly figures for the northern region, noting that "
@@ -118,6 +191,45 @@ def service_run(service, model, settings, run: int, max_tokens: int) -> dict:
     return {"ttft": times[0] - started, "tps": (n - 1) / (times[-1] - times[0]), "n": n, "text": finished.text}
 
 
+def lookup_section(path: str, values: dict, rounds: int, tokens: int) -> None:
+    """Prompt lookup on against off: two workers, same model and threads, turns interleaved."""
+    from app.config import Settings
+    from app.engine.params import load_request
+
+    engines = {}
+    for flag in (True, False):
+        engines[flag] = Engine()
+        engines[flag].load(load_request(path, Settings({**values, "prompt_lookup": flag})))
+        hearth_run(engines[flag], messages_for(-10), 8)
+    print()
+    print(f"prompt lookup, {rounds} rounds x up to {tokens} tokens, greedy:")
+    med = statistics.median
+    for t, (name, prompt) in enumerate(LOOKUP_TASKS):
+        ratios, on_tps, off_tps, accepted, drafted, differ = [], [], [], 0, 0, []
+        for r in range(rounds):
+            msgs = [{"role": "system", "content": f"Session {5000 + 100 * t + r}. You are a helpful assistant."},
+                    {"role": "user", "content": prompt}]
+            results = {}
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                results[flag] = hearth_run(engines[flag], msgs, tokens)
+            on, off = results[True], results[False]
+            ratios.append(on["tps"] / off["tps"])
+            on_tps.append(on["tps"]), off_tps.append(off["tps"])
+            accepted += on["stats"].accepted_tokens
+            drafted += on["stats"].drafted_tokens
+            if on["text"] != off["text"]:
+                at = next((i for i, (a, b) in enumerate(zip(on["text"], off["text"])) if a != b),
+                          min(len(on["text"]), len(off["text"])))
+                differ.append(at)
+        same = "identical in every round" if not differ else \
+            f"differ in {len(differ)} of {rounds} rounds, first at character {min(differ)}"
+        share = f"{accepted / drafted:.0%} of {drafted} drafted tokens kept" if drafted else "no drafts"
+        print(f"  {name:26} off {med(off_tps):6.1f} tok/s   on {med(on_tps):6.1f} tok/s   "
+              f"ratio {med(ratios):.2f}   ({share}; output {same})")
+    for engine in engines.values():
+        engine.close()
+
+
 def main() -> int:
     gen_default, batch_default = default_threads()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +240,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--flash", action="store_true", help="flash attention on both sides (Hearth: off on CPU)")
+    parser.add_argument("--lookup-only", action="store_true", help="only the prompt-lookup comparison")
+    parser.add_argument("--lookup-rounds", type=int, default=4)
+    parser.add_argument("--lookup-tokens", type=int, default=320)
     args = parser.parse_args()
     path = args.model or str(starter_model_path())
     flash = args.flash
@@ -141,8 +256,12 @@ def main() -> int:
     from app.engine.params import load_request
     from app.library.registry import ModelRegistry
 
-    settings = Settings({"context_length": args.ctx, "gpu_layers": 0, "threads": args.threads,
-                         "batch_threads": args.batch_threads, "batch_size": 512, "flash_attention": flash})
+    values = {"context_length": args.ctx, "gpu_layers": 0, "threads": args.threads,
+              "batch_threads": args.batch_threads, "batch_size": 512, "flash_attention": flash}
+    if args.lookup_only:
+        lookup_section(path, values, args.lookup_rounds, args.lookup_tokens)
+        return 0
+    settings = Settings(values)
     model = ModelRegistry().resolve(path)
     direct = Direct(path, args.ctx, args.threads, args.batch_threads, flash)
     engine = Engine()
@@ -209,6 +328,7 @@ def main() -> int:
           f"{med(t2)*1000:.1f} ms / turn-1 {med(t1)*1000:.1f} ms = {med(t2) / med(t1):.2f}  (target <= 1.3)")
     if mismatches:
         print(f"note: token counts differed in {mismatches} round(s)")
+    lookup_section(path, values, args.lookup_rounds, args.lookup_tokens)
     return 0
 
 

@@ -118,3 +118,12 @@ def test_thread_settings_above_the_cpu_count_are_used_as_the_cpu_count():
 
     request = load_request("/m.gguf", Settings({"threads": 512, "batch_threads": 300}))
     assert request.n_threads == request.n_threads_batch == os.cpu_count()
+
+
+def test_prompt_lookup_is_on_by_default_and_the_setting_reaches_the_worker():
+    from app.engine.base import LOAD_SETTINGS
+    from app.engine.params import load_request
+
+    assert load_request("/m.gguf", Settings()).prompt_lookup is True
+    assert load_request("/m.gguf", Settings({"prompt_lookup": False})).prompt_lookup is False
+    assert "prompt_lookup" in LOAD_SETTINGS  # changing it reloads the model with it

@@ -24,7 +24,8 @@ CONTEXT = "context"    # the prompt does not fit the context, and dropping part 
 
 
 # Settings that shape a loaded model: changing one means loading it again.
-LOAD_SETTINGS = ("context_length", "gpu_layers", "threads", "batch_threads", "batch_size", "flash_attention")
+LOAD_SETTINGS = ("context_length", "gpu_layers", "threads", "batch_threads", "batch_size", "flash_attention",
+                 "prompt_lookup")
 
 
 class EngineError(HearthError):

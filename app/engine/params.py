@@ -43,6 +43,7 @@ def load_request(path: str, settings: Settings, chat_template: str | None = None
         n_batch=settings.batch_size,
         flash_attn=settings.flash_attention,
         chat_template=chat_template,
+        prompt_lookup=settings.prompt_lookup,
     )
 
 

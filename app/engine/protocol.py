@@ -34,6 +34,8 @@ class LoadModel:
     flash_attn: bool | str = "auto"
     # A user-supplied Jinja chat template that replaces the model's own.
     chat_template: str | None = None
+    # Draft tokens from earlier text in the context (decoding.py): faster where replies repeat it.
+    prompt_lookup: bool = True
 
 
 @dataclass
@@ -135,6 +137,9 @@ class ReplyStats:
     remote: bool = False
     # Set when the model's chat template failed or ran too long and ChatML was used instead.
     template_note: str | None = None
+    # Prompt lookup: tokens offered as drafts, and how many of them the model kept.
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
 
 
 @dataclass

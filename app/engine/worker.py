@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 
+from app.engine import decoding
 from app.engine import protocol as p
 from app.engine.chat_template import RenderCancelled, render_with_fallback
 
@@ -131,6 +132,7 @@ class Worker:
         self.template_source = "fallback"
         self.template_note: str | None = None  # why the model's template is not used, once it failed
         self.n_gpu_layers = 0
+        self.prompt_lookup = False
         self._cancelled: set[str] = set()
         self._cancel_lock = threading.Lock()
         self._current: str | None = None
@@ -225,6 +227,7 @@ class Worker:
         self.llm = llm
         self.model_path = req.path
         self.n_gpu_layers = gpu_layers
+        self.prompt_lookup = req.prompt_lookup and decoding.can_draft(llm)
         llama_cpp = self.llama_cpp
         # Abort callback on the context: a cancel interrupts prompt evaluation.
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
@@ -427,10 +430,13 @@ class Worker:
         pending = ""  # text held back while it could still become a stop string
         if req.seed is not None:
             llm.set_seed(req.seed)
-        generator = llm.generate(
-            tokens, top_k=req.top_k, top_p=req.top_p, min_p=req.min_p, temp=req.temperature,
+        sampler = llm._init_sampler(
+            top_k=req.top_k, top_p=req.top_p, min_p=req.min_p, temp=req.temperature,
             repeat_penalty=req.repeat_penalty, grammar=grammar,
         )
+        # Drafts need the whole text the model may copy from: the prompt, and the reply as it grows.
+        lookup = decoding.PromptLookup(tokens) if self.prompt_lookup else None
+        generator = decoding.generate(llm, tokens, sampler, lookup)
         first_at = None
         count = 0
         try:
@@ -475,6 +481,8 @@ class Worker:
         if tail and stats.stop_reason != p.STOP_END:
             self.send(p.Token(req.id, tail))
         stats.completion_tokens = count
+        if lookup is not None:
+            stats.drafted_tokens, stats.accepted_tokens = lookup.drafted, lookup.accepted
         if first_at is not None and count > 1:
             elapsed = time.perf_counter() - first_at
             stats.tokens_per_s = (count - 1) / elapsed if elapsed > 0 else 0.0

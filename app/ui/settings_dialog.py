@@ -72,6 +72,10 @@ class SettingsDialog(QDialog):
         self.flash.setAccessibleName(setting("flash_attention").label)
         self.flash.setCurrentText({True: "on", False: "off"}.get(settings.flash_attention, "auto"))
         form.addRow("&Flash attention", self.flash)
+        self.lookup = QCheckBox(setting("prompt_lookup").label)
+        self.lookup.setChecked(settings.prompt_lookup)
+        self.lookup.setToolTip(setting("prompt_lookup").description)
+        form.addRow(self.lookup)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -136,5 +140,6 @@ class SettingsDialog(QDialog):
             "batch_threads": auto_or_int(self.batch_threads.currentText()),
             "batch_size": self.batch.value(),
             "flash_attention": {"on": True, "off": False}.get(self.flash.currentText(), "auto"),
+            "prompt_lookup": self.lookup.isChecked(),
             "offline": self.offline.isChecked(),
         }
