@@ -89,7 +89,8 @@ SCHEMA: tuple[Setting, ...] = (
             "Layers offloaded to the GPU: 'auto' offloads as many as fit, 0 runs on the CPU, -1 offloads all.",
             "GPU layers (auto, 0 = CPU, -1 = all)"),
     Setting("threads", "auto", _auto_or_int(1, 512),
-            "CPU threads for generating tokens; 'auto' leaves a core free on small machines (see app/engine/params.py).",
+            "CPU threads for generating tokens; 'auto' uses the cores other programs leave free, checked "
+            "before and during every reply (see app/engine/threads.py).",
             "Generation threads"),
     Setting("batch_threads", "auto", _auto_or_int(1, 512),
             "CPU threads for reading the prompt; 'auto' uses every physical core.", "Prompt threads"),

@@ -133,13 +133,16 @@ def can_draft(llm) -> bool:
 
 
 def generate(llm, tokens: list[int], sampler, lookup: PromptLookup | None = None,
-             on_decode: Callable[[int, float], None] | None = None) -> Iterator[int]:
+             on_decode: Callable[[int, float], None] | None = None,
+             on_prefilled: Callable[[], None] | None = None) -> Iterator[int]:
     """Yield sampled tokens after ``tokens``; close the generator to stop.
 
-    ``on_decode(batch size, seconds)`` is told how long each generation step
-    took (the thread governor watches it).
+    ``on_prefilled()`` is called once the prompt is in; ``on_decode(batch
+    size, seconds)`` after each generation step (the thread governor uses both).
     """
     _prefill(llm, tokens)
+    if on_prefilled is not None:
+        on_prefilled()
     n_ctx = llm.n_ctx()
     index = -1  # which of the last batch's logits to sample from
     draft: list[int] = []

@@ -12,15 +12,14 @@ from app.engine import protocol as p
 
 @functools.lru_cache(maxsize=1)
 def default_threads() -> tuple[int, int]:
-    """(generation threads, prompt threads) for this machine.
+    """(generation threads, prompt threads) for this machine when the count cannot follow the load.
 
     llama.cpp's threads spin while they wait, so a generation thread on every
-    core collapses throughput as soon as anything else runs (the GUI drawing
-    the reply, the client reading it): measured on 2 cores, generation fell
-    from 184 to 54 tokens/s beside one busy process, while one thread barely
-    moved. Generation therefore leaves one core free; prompt evaluation, when
-    the rest of the app is idle and waiting, uses every physical core.
-    See scripts/bench_threads.py for the measurement behind this.
+    core collapses throughput as soon as anything else runs: measured on 2
+    cores, generation fell from 184 to 54 tokens/s beside one busy process,
+    while one thread barely moved. A fixed count therefore leaves one core
+    free; "auto" starts from every core and lets the worker step down and up
+    with the machine's load (threads.py, scripts/bench_threads.py).
     """
     cores = hardware.physical_cores()
     return max(1, cores - 1), cores
@@ -38,7 +37,8 @@ def load_request(path: str, settings: Settings, chat_template: str | None = None
         path=str(path),
         n_ctx=settings.context_length,
         n_gpu_layers=settings.gpu_layers,
-        n_threads=gen_default if settings.threads == "auto" else _at_most_cores(settings.threads),
+        n_threads=batch_default if settings.threads == "auto" else _at_most_cores(settings.threads),
+        adaptive_threads=settings.threads == "auto",
         n_threads_batch=batch_default if settings.batch_threads == "auto" else _at_most_cores(settings.batch_threads),
         n_batch=settings.batch_size,
         flash_attn=settings.flash_attention,

@@ -36,6 +36,8 @@ class LoadModel:
     chat_template: str | None = None
     # Draft tokens from earlier text in the context (decoding.py): faster where replies repeat it.
     prompt_lookup: bool = True
+    # n_threads is the most; the count per token follows the machine's load (threads.py).
+    adaptive_threads: bool = False
 
 
 @dataclass
@@ -140,6 +142,8 @@ class ReplyStats:
     # Prompt lookup: tokens offered as drafts, and how many of them the model kept.
     drafted_tokens: int = 0
     accepted_tokens: int = 0
+    # Generation threads at the end of the reply, when the count follows the machine's load.
+    threads: int = 0
 
 
 @dataclass

@@ -25,6 +25,7 @@ import time
 
 from app.engine import decoding
 from app.engine import protocol as p
+from app.engine import threads
 from app.engine.chat_template import RenderCancelled, render_with_fallback
 
 # Keep this much room for the reply when deciding whether history must be dropped.
@@ -133,6 +134,8 @@ class Worker:
         self.template_note: str | None = None  # why the model's template is not used, once it failed
         self.n_gpu_layers = 0
         self.prompt_lookup = False
+        self.governor: threads.ThreadGovernor | None = None
+        self._cpu_load: threads.CpuLoad | None = None
         self._cancelled: set[str] = set()
         self._cancel_lock = threading.Lock()
         self._current: str | None = None
@@ -228,6 +231,18 @@ class Worker:
         self.model_path = req.path
         self.n_gpu_layers = gpu_layers
         self.prompt_lookup = req.prompt_lookup and decoding.can_draft(llm)
+        self.governor = None
+        self.batch_threads = req.n_threads_batch
+        if req.adaptive_threads and gpu_layers == 0:  # offloaded layers leave the CPU threads little to do
+            if self._cpu_load is None:
+                self._cpu_load = threads.CpuLoad()
+            ctx = llm._ctx
+
+            def apply(n: int) -> None:
+                # During generation, drafts are checked in small batches: same count as single tokens.
+                ctx.set_n_threads(n, n)
+
+            self.governor = threads.ThreadGovernor(req.n_threads, apply, self._cpu_load)
         llama_cpp = self.llama_cpp
         # Abort callback on the context: a cancel interrupts prompt evaluation.
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
@@ -436,7 +451,15 @@ class Worker:
         )
         # Drafts need the whole text the model may copy from: the prompt, and the reply as it grows.
         lookup = decoding.PromptLookup(tokens) if self.prompt_lookup else None
-        generator = decoding.generate(llm, tokens, sampler, lookup)
+        governor = self.governor
+        if governor is not None:
+            n = governor.start_reply()
+            llm._ctx.set_n_threads(n, self.batch_threads)  # the prompt: every core, the user waits
+            generator = decoding.generate(llm, tokens, sampler, lookup, on_decode=governor.step,
+                                          on_prefilled=lambda: llm._ctx.set_n_threads(governor.threads,
+                                                                                      governor.threads))
+        else:
+            generator = decoding.generate(llm, tokens, sampler, lookup)
         first_at = None
         count = 0
         try:
@@ -483,6 +506,8 @@ class Worker:
         stats.completion_tokens = count
         if lookup is not None:
             stats.drafted_tokens, stats.accepted_tokens = lookup.drafted, lookup.accepted
+        if governor is not None:
+            stats.threads = governor.threads
         if first_at is not None and count > 1:
             elapsed = time.perf_counter() - first_at
             stats.tokens_per_s = (count - 1) / elapsed if elapsed > 0 else 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from app.chats.attachments import Attachment, message_with
 from app.chats.store import Message
 from app.display import shown_name
+from app.ui import icons
 from app.ui.qt import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, Qt, QVBoxLayout, QWidget, Signal
 
 EDIT_NOTE = ("Editing an earlier message: sending replaces it and everything after it. "
@@ -55,6 +56,7 @@ class Composer(QWidget):
         row = QHBoxLayout()
         self.attach_button = QPushButton("Attach…")
         self.attach_button.setAccessibleName("Attach a file")
+        icons.set_icon(self.attach_button, "attach")
         self.attach_button.clicked.connect(self.attach_requested)
         row.addWidget(self.attach_button)
         self.prompt = PromptEdit()
@@ -67,9 +69,11 @@ class Composer(QWidget):
         buttons = QVBoxLayout()
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send")
+        icons.set_icon(self.send_button, "send")
         self.send_button.clicked.connect(self.send_requested)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setAccessibleName("Stop")
+        icons.set_icon(self.stop_button, "stop")
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.setEnabled(False)
         buttons.addWidget(self.send_button)

@@ -6,7 +6,8 @@ only shows it. Signals: ``toggled(str name, bool on)``, ``manage_requested()``.
 
 from __future__ import annotations
 
-from app.ui.qt import QMenu, QToolButton, Signal
+from app.ui import icons
+from app.ui.qt import QMenu, Qt, QToolButton, Signal
 
 
 class DocsPicker(QToolButton):
@@ -16,6 +17,8 @@ class DocsPicker(QToolButton):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setText("Documents")
+        self.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        icons.set_icon(self, "documents")
         self.setAccessibleName("Use documents")
         self.setToolTip("Answer from your document collections, with citations")
         self.setPopupMode(QToolButton.InstantPopup)

@@ -20,6 +20,7 @@ from app.library.catalog import USE_LABELS, CatalogModel, Estimator, load_catalo
 from app.library.hub import GGUFFile
 from app.library.registry import InstalledModel, ModelRegistry
 from app.library.speed import describe_speed
+from app.ui import icons
 from app.ui.qt import (
     QAbstractItemView,
     QComboBox,
@@ -158,11 +159,13 @@ class LibraryWindow(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setAccessibleName("Installed models")
         import_button = QPushButton("Import GGUF file…")
+        icons.set_icon(import_button, "import")
         import_button.clicked.connect(self.choose_import)
         scan_button = QPushButton("Use models from other apps")
         scan_button.setToolTip("Hugging Face cache, LM Studio, Ollama and GPT4All: used in place, never copied")
         scan_button.clicked.connect(self.scan_other_apps)
         self.delete_button = QPushButton("Delete")
+        icons.set_icon(self.delete_button, "delete")
         self.delete_button.clicked.connect(self.delete_selected)
         self.disk_label = QLabel()
         buttons = QHBoxLayout()
@@ -190,6 +193,7 @@ class LibraryWindow(QDialog):
         self.sort.addItems(["downloads", "likes", "recent"])
         self.sort.setAccessibleName("Sort by")
         self.search_button = QPushButton("Search")
+        icons.set_icon(self.search_button, "search")
         self.search_button.clicked.connect(self.search)
         catalog_button = QPushButton("Recommended")
         catalog_button.clicked.connect(self.show_catalog)
@@ -213,6 +217,7 @@ class LibraryWindow(QDialog):
         self.file_table.setAccessibleName("Files")
         self.file_table.doubleClicked.connect(lambda _index: self.download_selected())
         self.download_button = QPushButton("Download")
+        icons.set_icon(self.download_button, "download")
         self.download_button.clicked.connect(self.download_selected)
         self.machine_note = QLabel("Measuring this machine for speed estimates…")
         self.machine_note.setStyleSheet("color: gray")

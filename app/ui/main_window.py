@@ -35,6 +35,7 @@ from app.ui.message_view import MessageView
 from app.ui.model_control import ModelControl
 from app.ui.model_picker import ModelPicker
 from app.ui.reply_presenter import Reply, ReplyPresenter
+from app.ui import icons
 from app.ui.qt import (
     QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPalette, QPushButton, QSplitter,
     Qt, QTimer, QVBoxLayout, QWidget,
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.settings_toggle = QPushButton("Chat settings", checkable=True,
                                            accessibleName="Show conversation settings",
                                            toolTip="This conversation's preset, system prompt and sampling")
+        icons.set_icon(self.settings_toggle, "chat-settings")
         top.addWidget(self.settings_toggle)
         layout.addLayout(top)
         self.notice = QLabel(wordWrap=True, accessibleName="Notice", textFormat=Qt.PlainText)

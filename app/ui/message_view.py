@@ -17,14 +17,15 @@ from urllib.parse import quote
 from app.chats.reasoning import answer_only, split_reasoning
 from app.chats.render import render_markdown
 from app.chats.store import COMPLETE, ERROR, INTERRUPTED, STOPPED, STREAMING
+from app.ui import icons
 from app.ui.qt import (
-    QApplication, QByteArray, QDesktopServices, QFrame, QHBoxLayout, QImage, QLabel, QPushButton, QSizePolicy, Qt,
+    QApplication, QByteArray, QColor, QDesktopServices, QFrame, QHBoxLayout, QImage, QLabel, QSizePolicy, Qt,
     QTextBrowser, QTextDocument, QTextOption, QToolButton, QUrl, QVBoxLayout, Signal,
 )
 
 # A message's actions at rest: present (clickable, focusable) but quiet, so a long conversation reads as text.
-_QUIET = "QPushButton {{ color: {}; }} QPushButton:focus {{ color: palette(button-text); }}"
-_QUIET_LIGHT, _QUIET_DARK = _QUIET.format("#8c959f"), _QUIET.format("#6e7681")
+_QUIET_COLOURS = {False: "#8c959f", True: "#7d8590"}  # light, dark: 3:1 against the background
+_QUIET = "QToolButton {{ color: {}; }} QToolButton:focus {{ color: palette(button-text); }}"
 
 _STATUS_NOTES = {STOPPED: "stopped", ERROR: "failed", INTERRUPTED: "interrupted (the app closed mid-reply)"}
 
@@ -102,7 +103,7 @@ class MessageView(QFrame):
         self.role = role
         self.content = content
         self.dark = dark
-        self._quiet = _QUIET_DARK if dark else _QUIET_LIGHT
+        self._quiet = _QUIET.format(_QUIET_COLOURS[dark])
         self.status = status
         self.code_blocks: list[str] = []
         self.languages: list[str] = []
@@ -159,15 +160,16 @@ class MessageView(QFrame):
         self.footer.setAccessibleName("Reply statistics")
         self.footer.setTextInteractionFlags(Qt.TextSelectableByMouse)
         footer.addWidget(self.footer, 1)
-        self.copy_button = self._button("Copy", "Copy message", self.copy_all)
+        self.copy_button = self._button("copy", "Copy message", self.copy_all)
         footer.addWidget(self.copy_button)
-        self.edit_button = self._button("Edit", "Edit and resend", self.edit_requested.emit)
+        self.edit_button = self._button("edit", "Edit and resend", self.edit_requested.emit)
         footer.addWidget(self.edit_button)
-        self.fork_button = self._button("Fork", "Fork a new chat from here", self.fork_requested.emit)
+        self.fork_button = self._button("fork", "Fork a new chat from here", self.fork_requested.emit)
         footer.addWidget(self.fork_button)
-        self.continue_button = self._button("Continue", "Continue the reply", self.continue_requested.emit)
+        self.continue_button = self._button("continue", "Continue the reply", self.continue_requested.emit,
+                                            text="Continue")  # the way on after a cut reply: worth words
         footer.addWidget(self.continue_button)
-        self.regenerate_button = self._button("Regenerate", "Regenerate reply", self.regenerate_requested.emit)
+        self.regenerate_button = self._button("regenerate", "Regenerate reply", self.regenerate_requested.emit)
         footer.addWidget(self.regenerate_button)
         layout.addLayout(footer)
         # Only once the footer belongs to this widget: showing a parentless
@@ -206,24 +208,35 @@ class MessageView(QFrame):
             if 0 <= index < len(self.siblings):
                 self.branch_requested.emit(self.siblings[index])
 
-    def _button(self, text: str, accessible: str, slot) -> QPushButton:
-        button = QPushButton(text, self)
+    def _button(self, shape: str, accessible: str, slot, text: str = "") -> QToolButton:
+        """An icon-only action (its name is its tooltip and accessible name), faint until hovered."""
+        button = QToolButton(self)
+        button.setAutoRaise(True)
         button.setAccessibleName(accessible)
-        button.setFlat(True)
+        button.setToolTip(accessible)
+        if text:
+            button.setText(text)
+            button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        button.setProperty("hearth_icon", shape)
         button.clicked.connect(slot)
-        button.setStyleSheet(self._quiet)  # faint until the message is hovered or the button focused
         self._actions = getattr(self, "_actions", []) + [button]
+        self._show_actions(False, [button])
         return button
+
+    def _show_actions(self, forward: bool, buttons=None) -> None:
+        quiet = QColor(_QUIET_COLOURS[self.dark])
+        for button in buttons if buttons is not None else getattr(self, "_actions", []):
+            shape = button.property("hearth_icon")
+            button.setIcon(icons.icon(shape, button.palette()) if forward else icons.icon_in(shape, quiet))
+            button.setStyleSheet("" if forward else self._quiet)
 
     def enterEvent(self, event):  # noqa: N802
         """Per-message actions come forward on hover; they stay in the tab order and keep their names."""
-        for button in getattr(self, "_actions", []):
-            button.setStyleSheet("")
+        self._show_actions(True)
         super().enterEvent(event)
 
     def leaveEvent(self, event):  # noqa: N802
-        for button in getattr(self, "_actions", []):
-            button.setStyleSheet(self._quiet)
+        self._show_actions(False)
         super().leaveEvent(event)
 
     def set_content(self, text: str, streaming: bool = False) -> None:

@@ -11,13 +11,13 @@ inserts), and tooltips go through :func:`tip`.
 
 import html as _html
 
-from PySide6.QtCore import QByteArray, QFileSystemWatcher, QMimeData, QObject, QPoint, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
+from PySide6.QtCore import QByteArray, QEvent, QFileSystemWatcher, QMimeData, QObject, QPoint, QSize, Qt, QThread, QTimer, QUrl, Signal, Slot  # noqa: F401
 from PySide6.QtGui import (  # noqa: F401
-    QAction, QDesktopServices, QDropEvent, QFont, QFontDatabase, QGuiApplication, QIcon, QKeySequence, QPalette,
-    QImage, QShortcut, QTextCursor, QTextDocument, QTextOption,
+    QAction, QColor, QDesktopServices, QDropEvent, QFont, QFontDatabase, QGuiApplication, QIcon, QKeySequence, QPalette,
+    QImage, QPainter, QPixmap, QShortcut, QTextCursor, QTextDocument, QTextOption,
 )
 from PySide6.QtWidgets import (  # noqa: F401
-    QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+    QAbstractButton, QAbstractItemView, QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
     QFileDialog, QFormLayout, QFrame, QHBoxLayout, QInputDialog, QLineEdit, QListWidget,
     QListWidgetItem, QMainWindow, QMenu, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
     QSizePolicy, QSpinBox, QSplitter, QStatusBar, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser,

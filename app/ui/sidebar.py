@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from app.chats.store import Conversation, Message
+from app.ui import icons
 from app.ui.qt import (
     QAbstractItemView, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, Qt, QTimer,
     QVBoxLayout, QWidget, Signal, tip,
@@ -33,6 +34,7 @@ class Sidebar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.new_button = QPushButton("New chat")
         self.new_button.setAccessibleName("New chat")
+        icons.set_icon(self.new_button, "new-chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.clicked.connect(self.new_requested.emit)
         layout.addWidget(self.new_button)
@@ -54,9 +56,11 @@ class Sidebar(QWidget):
         row = QHBoxLayout()
         self.rename_button = QPushButton("Rename")
         self.rename_button.setAccessibleName("Rename conversation")
+        icons.set_icon(self.rename_button, "edit")
         self.rename_button.clicked.connect(lambda: self._emit_current(self.rename_requested))
         self.delete_button = QPushButton("Delete")
         self.delete_button.setAccessibleName("Delete conversation")
+        icons.set_icon(self.delete_button, "delete")
         self.delete_button.clicked.connect(lambda: self._emit_current(self.delete_requested))
         row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
