@@ -60,12 +60,13 @@ def neighbour(duty: float, stop) -> None:
             time.sleep(period * (1 - duty))
 
 
-def hearth_tps(engine: Engine, run: int, tokens: int) -> tuple[float, int]:
+def hearth_tps(engine: Engine, run: int, tokens: int) -> tuple[float, str]:
     msgs = [{"role": "system", "content": f"Run {run}. You are a helpful assistant."},
             {"role": "user", "content": "Explain in detail how a hash map works, step by step."}]
     stream = engine.chat(msgs, max_tokens=tokens, temperature=0.0, repeat_penalty=1.1)
     stream.consume()
-    return stream.stats.tokens_per_s, stream.stats.threads
+    stats = stream.stats
+    return stats.tokens_per_s, f"{stats.threads}" + (f" after {stats.thread_changes} changes" if stats.thread_changes else "")
 
 
 def llama_bench(binary: str, model: str, args: list[str]) -> dict[tuple, float]:
@@ -104,6 +105,40 @@ class DirectBench:
         return results
 
 
+class DirectSampled:
+    """The fastest direct way to do Hearth's work: llama-cpp-python in one process, same context size,
+    prompt, sampling and detokenizing, no worker, no streaming to another process."""
+
+    def __init__(self, model: str, counts: list[int]):
+        from llama_cpp import Llama
+
+        self.llms = {n: Llama(model_path=model, n_ctx=Settings().context_length, n_threads=n, n_threads_batch=max(counts),
+                              verbose=False) for n in counts}
+
+    def run(self, threads: int, run: int, tokens: int) -> float:
+        from app.engine import decoding
+        from app.engine.chat_template import render_with_fallback
+        from app.gguf.header import read_gguf
+
+        llm = self.llms[threads]
+        prompt, _ = render_with_fallback(read_gguf(llm.model_path).chat_template, [
+            {"role": "system", "content": f"Run {run}. You are a helpful assistant."},
+            {"role": "user", "content": "Explain in detail how a hash map works, step by step."}], "", "")
+        ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        sampler = llm._init_sampler(top_k=40, top_p=0.95, min_p=0.05, temp=0.0, repeat_penalty=1.1)
+        first, count = None, 0
+        generator = decoding.generate(llm, ids, sampler)
+        for token in generator:
+            if first is None:
+                first = time.perf_counter()
+            llm.detokenize([token])
+            count += 1
+            if count >= tokens:
+                break
+        generator.close()
+        return (count - 1) / (time.perf_counter() - first)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -125,6 +160,7 @@ def main() -> int:
     old.load(load_request(model, Settings({"prompt_lookup": False, "threads": fixed})))
     for engine in (shipped, old):
         hearth_tps(engine, -1, 8)
+    sampled = DirectSampled(model, counts)
     print(f"{cores} physical cores; {Path(model).name}; generation tokens/s, {args.tokens} tokens at depth "
           f"~{DEPTH}, median of {args.rounds} interleaved rounds; reference: {reference}")
     scenarios = [("idle", 0.0), ("one core busy", 1.0), ("neighbour 30% busy", 0.3)]
@@ -137,7 +173,7 @@ def main() -> int:
             proc.start()
             time.sleep(1.0)
         refs: dict[tuple, list[float]] = {}
-        auto, auto_threads, fixed_tps = [], [], []
+        auto, auto_threads, fixed_tps, direct_tps = [], [], [], {n: [] for n in counts}
         for _ in range(args.rounds):
             if bench:
                 rows = llama_bench(bench, model, ["-t", ",".join(map(str, counts)), "-fa", "0,1", "-d", str(DEPTH),
@@ -146,11 +182,14 @@ def main() -> int:
                 rows = direct.run(counts, [False, True], args.tokens)
             for key, value in rows.items():
                 refs.setdefault(key, []).append(value)
+            time.sleep(1.0)  # llama-bench's own load is not part of the condition Hearth should see
             run += 1
             tps, threads = hearth_tps(shipped, run, args.tokens)
             auto.append(tps)
             auto_threads.append(threads)
             fixed_tps.append(hearth_tps(old, run, args.tokens)[0])
+            for n in counts:
+                direct_tps[n].append(sampled.run(n, run, args.tokens))
         if proc:
             stop.set()
             proc.join()
@@ -163,7 +202,13 @@ def main() -> int:
         print(f"    best: {best_key[0]} thread{'s' if best_key[0] > 1 else ''}"
               f"{', flash attention' if best_key[1] else ''} {best:.1f}")
         print(f"    Hearth auto threads  {statistics.median(auto):6.1f}   ratio {statistics.median(auto) / best:.3f}"
-              f"   (threads at the end of each reply: {auto_threads})   (target >= 0.95)")
+              f"   (threads at the end of each reply: {', '.join(auto_threads)})   (target >= 0.95)")
+        best_direct = max(counts, key=lambda n: statistics.median(direct_tps[n]))
+        direct_best = statistics.median(direct_tps[best_direct])
+        print("    direct llama-cpp-python, sampling and detokenizing: " + "  ".join(
+            f"{n}t {statistics.median(v):.1f}" for n, v in direct_tps.items())
+            + f"   best / llama-bench best {direct_best / best:.3f};   Hearth auto / this best "
+            f"{statistics.median(auto) / direct_best:.3f}")
         print(f"    Hearth fixed {fixed} thread{'s' if fixed > 1 else ''} {statistics.median(fixed_tps):6.1f}   "
               f"ratio {statistics.median(fixed_tps) / best:.3f}   (the old default)")
     shipped.close()

@@ -32,7 +32,9 @@ def collect() -> dict:
         },
         "memory": {"total_bytes": total, "available_bytes": available},
         "gpus": hardware.nvidia_gpus(),
-        "default_threads": {"generation": gen_threads, "prompt": batch_threads},
+        # "auto" generation threads: up to every physical core, fewer while other programs need them.
+        "default_threads": {"generation": f"auto (1 to {batch_threads})", "generation_fixed": gen_threads,
+                            "prompt": batch_threads},
         "data_folder": {"path": str(data), "free_bytes": usage.free, "total_bytes": usage.total},
         "starter_model": str(starter_model_path() or "") or None,
     }
@@ -101,7 +103,7 @@ def run_doctor(args) -> int:
         f"CPU          {cpu['model']} ({cpu['physical_cores']} physical cores, {cpu['usable_cores']} usable)",
         f"CPU features {' '.join(cpu['features']) or 'unknown'}",
         f"Memory       {_b(mem['available_bytes'])} available of {_b(mem['total_bytes'])}",
-        f"Threads      {report['default_threads']['generation']} for generation, "
+        f"Threads      {report['default_threads']['generation']} for generation, following the load; "
         f"{report['default_threads']['prompt']} for prompts (defaults)",
     ]
     if llama["error"]:

@@ -142,8 +142,10 @@ class ReplyStats:
     # Prompt lookup: tokens offered as drafts, and how many of them the model kept.
     drafted_tokens: int = 0
     accepted_tokens: int = 0
-    # Generation threads at the end of the reply, when the count follows the machine's load.
+    # Generation threads at the end of the reply, when the count follows the machine's load,
+    # and how many times the count changed during it.
     threads: int = 0
+    thread_changes: int = 0
 
 
 @dataclass

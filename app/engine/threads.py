@@ -8,7 +8,7 @@ generate ~1.5x faster than 1; beside one busy process, 2 threads fall below
 1 thread's speed.
 
 So the worker asks, before each reply, how much CPU other processes used
-over the last half second (``/proc/stat`` minus this process's own time) and
+over the last 0.3 s (``/proc/stat`` minus this process's own time) and
 starts with the cores left over; while generating it watches the time per
 token and steps down the moment a neighbour appears (tokens slow down, or the
 load reading says a core is taken), and steps back up once the machine has
@@ -26,17 +26,23 @@ from collections import deque
 
 
 class CpuLoad:
-    """CPU used by other processes, in cores, from a reading every ``interval`` seconds.
+    """CPU used by other processes, in cores, over the last fraction of a second.
 
-    Linux only (``/proc/stat``); elsewhere ``others()`` is None and the
-    governor relies on the time per token alone.
+    Read from ``/proc/stat`` (Linux only; elsewhere ``others()`` is None and
+    the governor relies on the time per token alone). A thread takes a
+    reading every ``interval`` while the worker is idle; while it generates,
+    the governor takes them itself between tokens (``sample()``), so no
+    thread competes with generation for the interpreter.
     """
 
-    def __init__(self, interval: float = 0.25, window: int = 2):
+    SPAN = 0.3  # seconds a reading covers, at least
+
+    def __init__(self, interval: float = 0.15):
         self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._interval = interval
-        self._readings: deque[tuple[float, float, float]] = deque(maxlen=window + 1)
+        self._readings: deque[tuple[float, float, float]] = deque(maxlen=16)
         self._lock = threading.Lock()
+        self.busy = threading.Event()  # set while generating: the thread pauses
         self.available = self._read() is not None
         if self.available:
             threading.Thread(target=self._run, daemon=True, name="cpu-load").start()
@@ -58,7 +64,8 @@ class CpuLoad:
 
     def _run(self) -> None:
         while True:
-            self.sample()
+            if not self.busy.is_set():
+                self.sample()
             time.sleep(self._interval)
 
     def sample(self) -> None:
@@ -68,11 +75,17 @@ class CpuLoad:
                 self._readings.append(reading)
 
     def others(self) -> float | None:
-        """Cores' worth of CPU other processes used over the last ``window`` readings."""
+        """Cores' worth of CPU other processes used since the newest reading at least SPAN old."""
         with self._lock:
             if len(self._readings) < 2:
                 return None
-            (t0, busy0, own0), (t1, busy1, own1) = self._readings[0], self._readings[-1]
+            newest = self._readings[-1]
+            start = self._readings[0]
+            for reading in reversed(self._readings):
+                if newest[0] - reading[0] >= self.SPAN:
+                    start = reading
+                    break
+        (t0, busy0, own0), (t1, busy1, own1) = start, newest
         if t1 - t0 <= 0:
             return None
         return max(0.0, ((busy1 - busy0) - (own1 - own0)) / (t1 - t0))
@@ -88,7 +101,7 @@ class ThreadGovernor:
     WINDOW = 8           # single-token steps per timing window
     SLOWER = 1.3         # a window this much slower than usual at this count: a neighbour appeared
     BUSY = 0.35          # cores used by others that rule out a thread on every core
-    RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # waits before trying more threads again, growing after failures
+    RETRY_S = (0.3, 1.0, 2.0, 4.0, 8.0)  # waits before trying more threads again, growing after failures
 
     def __init__(self, most: int, apply, load: CpuLoad | None = None, clock=time.monotonic):
         self.most = max(1, most)
@@ -115,12 +128,16 @@ class ThreadGovernor:
         """Would ``threads`` spinning threads leave the other processes less than the cores they use?"""
         return others is not None and threads + others > self.most + self.BUSY
 
-    def _others(self) -> float | None:
-        return self._load.others() if self._load is not None else None
+    def _others(self, fresh: bool = False) -> float | None:
+        if self._load is None:
+            return None
+        if fresh:
+            self._load.sample()
+        return self._load.others()
 
     def start_reply(self) -> int:
         """The count for a new reply, from the load just before it."""
-        others = self._others()
+        others = self._others(fresh=True)
         if others is not None:
             self._set(int(self.most + self.BUSY - others))  # the most that leave others their cores
             if self.threads < self.most:
@@ -153,18 +170,18 @@ class ThreadGovernor:
             self._usual[n] = typical
         else:
             self._usual[n] = usual + 0.1 * (typical - usual)  # drifts up slowly (a longer context)
+        others = self._others(fresh=True)
         if n > 1:
-            others = self._others()
             if typical > self.SLOWER * (usual or typical) or self._crowded(n, others):
                 self._set(n - 1)
                 self._down_at = self._clock()
                 return
-        self._maybe_step_up()
+        self._maybe_step_up(others)
 
-    def _maybe_step_up(self) -> None:
+    def _maybe_step_up(self, others: float | None) -> None:
         if self.threads >= self.most:
             return
-        if self._crowded(self.threads + 1, self._others()):
+        if self._crowded(self.threads + 1, others):
             self._down_at = self._clock()  # quiet means quiet for a while
             return
         if self._clock() - self._down_at < self.RETRY_S[self._failures]:

@@ -452,7 +452,9 @@ class Worker:
         # Drafts need the whole text the model may copy from: the prompt, and the reply as it grows.
         lookup = decoding.PromptLookup(tokens) if self.prompt_lookup else None
         governor = self.governor
+        changes_before = governor.changes if governor is not None else 0
         if governor is not None:
+            self._cpu_load.busy.set()  # readings come from the governor between tokens now
             n = governor.start_reply()
             llm._ctx.set_n_threads(n, self.batch_threads)  # the prompt: every core, the user waits
             generator = decoding.generate(llm, tokens, sampler, lookup, on_decode=governor.step,
@@ -500,6 +502,8 @@ class Worker:
                 self.send(p.Error(req.id, "internal", f"llama.cpp failed while generating: {exc}"))
         finally:
             generator.close()
+            if governor is not None:
+                self._cpu_load.busy.clear()
         tail = pending + decoder.decode(b"", final=True)
         if tail and stats.stop_reason != p.STOP_END:
             self.send(p.Token(req.id, tail))
@@ -507,7 +511,7 @@ class Worker:
         if lookup is not None:
             stats.drafted_tokens, stats.accepted_tokens = lookup.drafted, lookup.accepted
         if governor is not None:
-            stats.threads = governor.threads
+            stats.threads, stats.thread_changes = governor.threads, governor.changes - changes_before
         if first_at is not None and count > 1:
             elapsed = time.perf_counter() - first_at
             stats.tokens_per_s = (count - 1) / elapsed if elapsed > 0 else 0.0

@@ -562,3 +562,27 @@ def test_message_actions_are_quiet_until_hovered_and_always_reachable(qtbot, win
     assert reply.copy_button.styleSheet() == ""  # forward on hover
     QApplication.sendEvent(reply, QEvent(QEvent.Leave))
     assert reply.copy_button.styleSheet()
+
+
+def test_main_actions_have_icons_in_the_palette_text_colour(qtbot, window):
+    from PySide6.QtGui import QColor, QPalette  # test-only: a dark palette to switch to
+
+    send(qtbot, window, "Hello")
+    reply = window.chat.views[-1]
+    buttons = [window.send_button, window.stop_button, window.sidebar.new_button, window.settings_toggle,
+               window.docs_button, reply.copy_button, reply.fork_button, reply.regenerate_button]
+    for button in buttons:
+        assert not button.icon().isNull(), button.accessibleName()
+        assert button.accessibleName() and (button.text() or button.toolTip())  # named for screen readers
+
+    def ink(button) -> int:
+        image = button.icon().pixmap(32, 32).toImage()
+        return max(QColor(image.pixel(x, y)).lightness() for x in range(32) for y in range(32)
+                   if QColor.fromRgba(image.pixel(x, y)).alpha() > 200)
+
+    assert ink(window.send_button) < 100  # dark ink on the light palette
+    dark = QPalette(window.send_button.palette())
+    for role, colour in ((QPalette.Window, "#202124"), (QPalette.Button, "#303134"), (QPalette.ButtonText, "#e8eaed")):
+        dark.setColor(role, QColor(colour))
+    window.send_button.setPalette(dark)
+    assert ink(window.send_button) > 200  # light ink once the palette turns dark
