@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""GUI cost of streaming a reply: a short conversation against a 200-message one.
+"""GUI cost of streaming a reply: a short conversation against a 200-message one, and
+against a 200-message one full of branches (a third of the replies have an older
+version) and reasoning sections, into which a reply streams its reasoning first.
 
 Feeds a code-heavy reply into the real main window at 200 tokens/s (a token
 every 5 ms, faster than the starter model runs here, so the tokens come from
@@ -24,6 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPLY = ("Here is the implementation you asked for:\n\n```python\n"
          + "".join(f"def step_{i}(values):\n    return [v * {i} for v in values if v % 2 == 0]\n\n" for i in range(30))
          + "```\n\nEach function filters even values and scales them.\n")
+THOUGHT = "<think>\nThe user wants the functions. " + "Check the even values, then scale them. " * 30 + "\n</think>\n\n"
 TOKEN_INTERVAL_MS = 5
 
 
@@ -33,6 +36,20 @@ def make_conversation(store, title: str, turns: int) -> int:
     for i in range(turns):
         store.add_message(c.id, "user", f"question {i}")
         store.add_message(c.id, "assistant", f"answer {i}\n\n" + (code if i % 5 == 0 else "plain text " * 20))
+    return c.id
+
+
+def make_branched(store, title: str, turns: int) -> int:
+    """Every third reply regenerated once (two versions), every reply with a reasoning section."""
+    code = "```python\n" + "def f(x):\n    return x * 2\n" * 40 + "```\n"
+    c = store.create_conversation(title, {"max_tokens": 16})
+    for i in range(turns):
+        question = store.add_message(c.id, "user", f"question {i}")
+        reasoning = "<think>" + "Weigh the options step by step. " * 25 + "</think>\n\n"
+        if i % 3 == 0:
+            store.add_message(c.id, "assistant", reasoning + f"older answer {i}", parent_id=question.id)
+        store.add_message(c.id, "assistant", reasoning + f"answer {i}\n\n" + (code if i % 5 == 0 else "plain " * 20),
+                          parent_id=question.id)
     return c.id
 
 
@@ -57,7 +74,7 @@ def run_until(condition, settle_ms: int = 0) -> None:
         loop.exec()
 
 
-def stream_into(window, app, conversation_id: int) -> dict:
+def stream_into(window, app, conversation_id: int, reply: str = REPLY) -> dict:
     from app.chats.events import Token
     from app.ui.reply_presenter import Reply
     from app.ui.qt import QTimer
@@ -67,7 +84,7 @@ def stream_into(window, app, conversation_id: int) -> dict:
               settle_ms=200)
     view = window.chat.add("assistant", "", "streaming", "bench")
     window.reply = Reply(conversation_id, "bench", view=view, message_id=-1)
-    pieces = [REPLY[i:i + 4] for i in range(0, len(REPLY), 4)]  # ~4 characters a token
+    pieces = [reply[i:i + 4] for i in range(0, len(reply), 4)]  # ~4 characters a token
     spent = []
     presenter = window.presenter  # where the conversation service's events are shown
     original_on_token, original_render = presenter._on_token, presenter._render_reply
@@ -128,26 +145,34 @@ def main() -> int:
     store = ChatStore()
     short = make_conversation(store, "short", 1)
     long = make_conversation(store, "long", 100)
+    branched = make_branched(store, "branched", 100)
     store.close()
     app = QApplication([])
     window = MainWindow(load_settings(), ModelRegistry().resolve(None), engine=ScriptedEngine())
     window.resize(1200, 800)
     window.show()
-    results = {"short": [], "long": []}
+    results = {"short": [], "long": [], "branched": []}
     for _ in range(3):  # interleaved rounds
         results["short"].append(stream_into(window, app, short))
         results["long"].append(stream_into(window, app, long))
+        results["branched"].append(stream_into(window, app, branched, THOUGHT + REPLY))
     window.close()
     med = statistics.median
-    for name, turns in (("short", 2), ("long", 200)):
+    for name, turns in (("short", 2), ("long", 200), ("branched", 200)):
         rows = results[name]
-        print(f"{name:5s} ({turns:3d} messages): GUI time per token {med([r['per_token_us'] for r in rows]):7.0f} us, "
+        print(f"{name:8s} ({turns:3d} messages): GUI time per token {med([r['per_token_us'] for r in rows]):7.0f} us, "
               f"longest stall {max(r['max_stall_ms'] for r in rows):5.1f} ms, "
               f"p99 stall {med([r['p99_stall_ms'] for r in rows]):5.1f} ms ({rows[0]['tokens']} tokens at 200/s)")
     ratio = med([r["per_token_us"] for r in results["long"]]) / med([r["per_token_us"] for r in results["short"]])
     print(f"per-token GUI cost, 200 messages / 2 messages: {ratio:.2f}  (target ~1.0: no growth with length)")
+    ratio = med([r["per_token_us"] for r in results["branched"]]) / med([r["per_token_us"] for r in results["long"]])
+    print(f"per-token GUI cost, branches and reasoning / plain, both 200 messages: {ratio:.2f}  "
+          "(target ~1.0; the branched reply also streams its reasoning section)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    # WORKAROUND: PySide6 6.12 on Python 3.11 can abort while finalizing ("bool_dealloc"); the figures are out.
+    os._exit(status)

@@ -263,6 +263,49 @@ def test_event_loop_never_stalls_while_a_reply_streams(qtbot, real_window):
     assert worst_ms < 50
 
 
+def test_event_loop_never_stalls_with_branches_and_reasoning_on_show(qtbot, hearth_home):
+    """A long conversation whose replies have versions and reasoning sections, and a reply that
+    streams its reasoning before its code: the window keeps drawing (scripted tokens every 5 ms,
+    faster than the starter model; the real model's run is the test above)."""
+    store = ChatStore()
+    c = store.create_conversation("Branched")
+    thought = "<think>" + "Weigh the options step by step. " * 25 + "</think>\n\n"
+    for i in range(60):
+        question = store.add_message(c.id, "user", f"question {i}")
+        if i % 3 == 0:
+            store.add_message(c.id, "assistant", thought + f"older answer {i}", parent_id=question.id)
+        store.add_message(c.id, "assistant", thought + f"answer {i}", parent_id=question.id)
+    store.set_meta("last_conversation", str(c.id))
+    store.close()
+    reply = (["<think>"] + ["Check the even values, then scale them. "] * 60 + ["</think>\n\n", "```python\n"]
+             + [f"def step_{i}(values):\n    return [v * {i} for v in values]\n" for i in range(40)] + ["```\n"])
+    win = open_window(qtbot, max_tokens=400, engine=ScriptedEngine(default=ScriptedReply(reply, delay_s=0.005)))
+    qtbot.waitUntil(lambda: len(win.chat.views) == 120, timeout=120_000)
+    assert win.chat.views[1].branch_label.text() == "2/2"
+    lateness, state = [], {"last": None}
+    timer = QTimer()
+    timer.setInterval(5)
+
+    def tick():
+        now = time.perf_counter()
+        if state["last"] is not None:
+            lateness.append(now - state["last"] - 0.005)
+        state["last"] = now
+
+    timer.timeout.connect(tick)
+    timer.start()
+    send(qtbot, win, "And one more, with your reasoning.")
+    timer.stop()
+    streamed = win.chat.views[-1]
+    assert streamed.reasoning_toggle.isVisible() and "def step_39" in streamed.code_blocks[0]
+    worst_ms = max(lateness) * 1000
+    print(f"\nlongest event-loop stall, branches and reasoning on show: {worst_ms:.1f} ms over {len(lateness)} ticks"
+          f" (at tick {lateness.index(max(lateness))}); over 15 ms: {[round(x * 1000) for x in lateness if x > 0.015]}")
+    assert len(lateness) > 50
+    assert worst_ms < 50
+    win.close()
+
+
 def test_streaming_rerenders_only_the_message_that_changes(qtbot, hearth_home):
     store = ChatStore()
     c = store.create_conversation("Long one")
