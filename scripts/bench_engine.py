@@ -202,7 +202,8 @@ def lookup_section(path: str, values: dict, rounds: int, tokens: int) -> None:
         engines[flag].load(load_request(path, Settings({**values, "prompt_lookup": flag})))
         hearth_run(engines[flag], messages_for(-10), 8)
     print()
-    print(f"prompt lookup, {rounds} rounds x up to {tokens} tokens, greedy:")
+    print(f"prompt lookup, {rounds} rounds x up to {tokens} tokens, greedy, generation threads "
+          f"{values['threads']}, flash attention {values['flash_attention']}:")
     med = statistics.median
     for t, (name, prompt) in enumerate(LOOKUP_TASKS):
         ratios, on_tps, off_tps, accepted, drafted, differ = [], [], [], 0, 0, []
@@ -243,6 +244,8 @@ def main() -> int:
     parser.add_argument("--lookup-only", action="store_true", help="only the prompt-lookup comparison")
     parser.add_argument("--lookup-rounds", type=int, default=4)
     parser.add_argument("--lookup-tokens", type=int, default=320)
+    parser.add_argument("--lookup-threads", default="auto",
+                        help="generation threads for the prompt-lookup comparison: 'auto' (as shipped) or a number")
     args = parser.parse_args()
     path = args.model or str(starter_model_path())
     flash = args.flash
@@ -258,8 +261,9 @@ def main() -> int:
 
     values = {"context_length": args.ctx, "gpu_layers": 0, "threads": args.threads,
               "batch_threads": args.batch_threads, "batch_size": 512, "flash_attention": flash}
+    lookup_values = {**values, "threads": "auto" if args.lookup_threads == "auto" else int(args.lookup_threads)}
     if args.lookup_only:
-        lookup_section(path, values, args.lookup_rounds, args.lookup_tokens)
+        lookup_section(path, lookup_values, args.lookup_rounds, args.lookup_tokens)
         return 0
     settings = Settings(values)
     model = ModelRegistry().resolve(path)
@@ -328,7 +332,7 @@ def main() -> int:
           f"{med(t2)*1000:.1f} ms / turn-1 {med(t1)*1000:.1f} ms = {med(t2) / med(t1):.2f}  (target <= 1.3)")
     if mismatches:
         print(f"note: token counts differed in {mismatches} round(s)")
-    lookup_section(path, values, args.lookup_rounds, args.lookup_tokens)
+    lookup_section(path, lookup_values, args.lookup_rounds, args.lookup_tokens)
     return 0
 
 

@@ -19,8 +19,17 @@ and for reading a long history, from llama-bench alone.
 
 llama-bench: --llama-bench PATH, $LLAMA_BENCH, or on PATH; built from the
 llama.cpp sources vendored in llama-cpp-python's sdist (same commit as the
-library). Without it, a direct llama-cpp-python decode loop stands in, and
-the output says so.
+library), about 15 minutes on 2 cores:
+
+    pip download llama-cpp-python==0.3.36 --no-binary :all: --no-deps -d /tmp/lb
+    cd /tmp/lb && tar xzf llama_cpp_python-0.3.36.tar.gz
+    cd llama_cpp_python-0.3.36/vendor/llama.cpp
+    cmake -B build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF
+    cmake --build build --target llama-bench
+
+Without it, a direct llama-cpp-python decode loop stands in, and the output
+says so. The direct loop with sampling shows what Hearth can reach through
+llama-cpp-python at all.
 """
 
 from __future__ import annotations
