@@ -73,6 +73,9 @@ def run_gui(argv: list[str] | None = None) -> int:
         def shown():
             with open(probe, "w", encoding="utf-8") as handle:
                 handle.write(repr(time.monotonic()))
+            # The packaged build's test reads this: the action icons ship as data files.
+            with open(probe + ".icons", "w", encoding="utf-8") as handle:
+                handle.write("missing" if window.send_button.icon().isNull() else "ok")
             app.quit()
         QTimer.singleShot(0, shown)
     return app.exec()

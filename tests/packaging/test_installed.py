@@ -117,6 +117,7 @@ def test_the_window_opens_offscreen_stays_up_and_closes_when_asked(env, tmp_path
     probe = tmp_path / "shown"
     shown = hearth(dict(env, QT_QPA_PLATFORM="offscreen", HEARTH_STARTUP_PROBE=str(probe)), timeout=60)
     assert shown.returncode == 0 and probe.read_text(), shown.stderr  # the window was shown, then quit
+    assert Path(str(probe) + ".icons").read_text() == "ok"  # the action icons were found in the bundle
     app = subprocess.Popen([INSTALLED], env=dict(env, QT_QPA_PLATFORM="offscreen"), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
