@@ -11,7 +11,7 @@ from datetime import date, datetime
 from app.chats.store import Conversation, Message
 from app.ui import icons
 from app.ui.qt import (
-    QAbstractItemView, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton, Qt, QTimer,
+    QAbstractItemView, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPalette, QPushButton, Qt, QTimer,
     QVBoxLayout, QWidget, Signal, tip,
 )
 
@@ -84,6 +84,8 @@ class Sidebar(QWidget):
                 heading = group
                 header = QListWidgetItem(group)
                 header.setFlags(Qt.NoItemFlags)
+                # Drawn as disabled text otherwise, too faint on a light palette to read.
+                header.setForeground(self.list.palette().color(QPalette.Active, QPalette.PlaceholderText))
                 font = header.font()
                 font.setBold(True)
                 header.setFont(font)

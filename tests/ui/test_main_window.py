@@ -239,11 +239,9 @@ def test_worker_crash_mid_reply_is_reported_and_the_reply_kept(qtbot, real_windo
     assert saved(window.conversation_id)[-1].status == "complete"
 
 
-def test_event_loop_never_stalls_while_a_reply_streams(qtbot, real_window):
-    window = real_window
-    window.settings_panel.max_tokens.setValue(150)
-    lateness = []
-    state = {"last": None}
+def event_loop_lateness(action) -> list[float]:
+    """How late each tick of a 5 ms timer came while ``action()`` ran the event loop, in seconds."""
+    lateness, state = [], {"last": None}
     timer = QTimer()
     timer.setInterval(5)
 
@@ -255,8 +253,16 @@ def test_event_loop_never_stalls_while_a_reply_streams(qtbot, real_window):
 
     timer.timeout.connect(tick)
     timer.start()
-    send(qtbot, window, "Write a python function that sorts a list, with comments, in a code block.")
+    action()
     timer.stop()
+    return lateness
+
+
+def test_event_loop_never_stalls_while_a_reply_streams(qtbot, real_window):
+    window = real_window
+    window.settings_panel.max_tokens.setValue(150)
+    lateness = event_loop_lateness(lambda: send(
+        qtbot, window, "Write a python function that sorts a list, with comments, in a code block."))
     worst_ms = max(lateness) * 1000
     print(f"\nlongest event-loop stall while streaming: {worst_ms:.1f} ms over {len(lateness)} ticks")
     assert len(lateness) > 20
@@ -282,20 +288,7 @@ def test_event_loop_never_stalls_with_branches_and_reasoning_on_show(qtbot, hear
     win = open_window(qtbot, max_tokens=400, engine=ScriptedEngine(default=ScriptedReply(reply, delay_s=0.005)))
     qtbot.waitUntil(lambda: len(win.chat.views) == 120, timeout=120_000)
     assert win.chat.views[1].branch_label.text() == "2/2"
-    lateness, state = [], {"last": None}
-    timer = QTimer()
-    timer.setInterval(5)
-
-    def tick():
-        now = time.perf_counter()
-        if state["last"] is not None:
-            lateness.append(now - state["last"] - 0.005)
-        state["last"] = now
-
-    timer.timeout.connect(tick)
-    timer.start()
-    send(qtbot, win, "And one more, with your reasoning.")
-    timer.stop()
+    lateness = event_loop_lateness(lambda: send(qtbot, win, "And one more, with your reasoning."))
     streamed = win.chat.views[-1]
     assert streamed.reasoning_toggle.isVisible() and "def step_39" in streamed.code_blocks[0]
     worst_ms = max(lateness) * 1000
