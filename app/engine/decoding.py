@@ -11,7 +11,7 @@ output is the model's own: identical under greedy decoding, up to the last-bit
 differences llama.cpp's batched and single-token kernels may have.
 
 A batch is not free on a CPU: here, a batch of 8 costs about four single
-tokens (scripts/bench_engine.py measures it), so a wrong draft is a loss.
+tokens (the starter model on 2 cores), so a wrong draft is a loss.
 Drafts are therefore made only from matches of several tokens, and their
 length follows how many of the recent draft tokens were accepted: long while
 the model copies, nothing at all while it writes something new.
@@ -110,11 +110,11 @@ def _decode(llm, tokens: list[int], all_logits: bool) -> None:
         llm.n_tokens = n_past + len(chunk)
 
 
-def _prefill(llm, tokens: list[int]) -> None:
-    """Evaluate the prompt, reusing the cache for the prefix it shares with the last one."""
-    cached = llm.n_tokens
+def _prefill(llm, tokens: list[int]) -> int:
+    """Evaluate the prompt, reusing the cache for the prefix it shares with the last one.
+    Returns how many prompt tokens came from the cache."""
     same = 0
-    limit = min(cached, len(tokens) - 1)  # the last prompt token is always decoded: its logits are needed
+    limit = min(llm.n_tokens, len(tokens) - 1)  # the last prompt token is always decoded: its logits are needed
     ids = llm.input_ids
     while same < limit and ids[same] == tokens[same]:
         same += 1
@@ -124,7 +124,7 @@ def _prefill(llm, tokens: list[int]) -> None:
         llm._ctx.kv_cache_seq_rm(-1, 0, -1)
     llm.n_tokens = same
     _decode(llm, tokens[same:], all_logits=False)
-    llm._requires_eval = False
+    return same
 
 
 def can_draft(llm) -> bool:
@@ -134,15 +134,16 @@ def can_draft(llm) -> bool:
 
 def generate(llm, tokens: list[int], sampler, lookup: PromptLookup | None = None,
              on_decode: Callable[[int, float], None] | None = None,
-             on_prefilled: Callable[[], None] | None = None) -> Iterator[int]:
+             on_prefilled: Callable[[int], None] | None = None) -> Iterator[int]:
     """Yield sampled tokens after ``tokens``; close the generator to stop.
 
-    ``on_prefilled()`` is called once the prompt is in; ``on_decode(batch
-    size, seconds)`` after each generation step (the thread governor uses both).
+    ``on_prefilled(cached)`` is called once the prompt is in, with how many of
+    its tokens the cache already held; ``on_decode(batch size, seconds)``
+    after each generation step (the thread governor watches it).
     """
-    _prefill(llm, tokens)
+    cached = _prefill(llm, tokens)
     if on_prefilled is not None:
-        on_prefilled()
+        on_prefilled(cached)
     n_ctx = llm.n_ctx()
     index = -1  # which of the last batch's logits to sample from
     draft: list[int] = []

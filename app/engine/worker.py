@@ -135,6 +135,7 @@ class Worker:
         self.n_gpu_layers = 0
         self.prompt_lookup = False
         self.governor: threads.ThreadGovernor | None = None
+        self.batch_threads = 1
         self._cpu_load: threads.CpuLoad | None = None
         self._cancelled: set[str] = set()
         self._cancel_lock = threading.Lock()
@@ -236,13 +237,7 @@ class Worker:
         if req.adaptive_threads and gpu_layers == 0:  # offloaded layers leave the CPU threads little to do
             if self._cpu_load is None:
                 self._cpu_load = threads.CpuLoad()
-            ctx = llm._ctx
-
-            def apply(n: int) -> None:
-                # During generation, drafts are checked in small batches: same count as single tokens.
-                ctx.set_n_threads(n, n)
-
-            self.governor = threads.ThreadGovernor(req.n_threads, apply, self._cpu_load)
+            self.governor = threads.ThreadGovernor(req.n_threads, self._generation_threads, self._cpu_load)
         llama_cpp = self.llama_cpp
         # Abort callback on the context: a cancel interrupts prompt evaluation.
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
@@ -263,6 +258,10 @@ class Worker:
             chat_template=self.template_source, n_threads=req.n_threads,
             n_threads_batch=req.n_threads_batch,
         ))
+
+    def _generation_threads(self, n: int) -> None:
+        # During generation, drafts are checked in small batches: same count as single tokens.
+        self.llm._ctx.set_n_threads(n, n)
 
     @contextlib.contextmanager
     def _reporting_progress(self):
@@ -409,7 +408,6 @@ class Worker:
                 stats.stop_reason = p.STOP_ERROR
                 return
             stats.prompt_tokens = len(tokens)
-            stats.cached_tokens = self._cached_prefix(tokens)
             self._generate(req, tokens, stats, started, grammar)
         except Exception as exc:  # a bug must end this reply, not the worker
             import traceback
@@ -424,15 +422,6 @@ class Worker:
             stats.total_ms = (time.perf_counter() - started) * 1000
             stats.energy_j = joules_between(energy_before, read_energy_uj())
             self.send(p.Done(req.id, stats))
-
-    def _cached_prefix(self, tokens: list[int]) -> int:
-        llm = self.llm
-        n = 0
-        limit = min(llm.n_tokens, len(tokens) - 1)
-        cached = llm.input_ids
-        while n < limit and cached[n] == tokens[n]:
-            n += 1
-        return n
 
     def _generate(self, req: p.Chat, tokens: list[int], stats: p.ReplyStats, started: float, grammar=None) -> None:
         llm = self.llm
@@ -455,13 +444,15 @@ class Worker:
         changes_before = governor.changes if governor is not None else 0
         if governor is not None:
             self._cpu_load.busy.set()  # readings come from the governor between tokens now
-            n = governor.start_reply()
-            llm._ctx.set_n_threads(n, self.batch_threads)  # the prompt: every core, the user waits
-            generator = decoding.generate(llm, tokens, sampler, lookup, on_decode=governor.step,
-                                          on_prefilled=lambda: llm._ctx.set_n_threads(governor.threads,
-                                                                                      governor.threads))
-        else:
-            generator = decoding.generate(llm, tokens, sampler, lookup)
+            llm._ctx.set_n_threads(governor.start_reply(), self.batch_threads)  # the prompt: every core
+
+        def prefilled(cached: int) -> None:
+            stats.cached_tokens = cached
+            if governor is not None:
+                self._generation_threads(governor.threads)
+
+        generator = decoding.generate(llm, tokens, sampler, lookup, on_prefilled=prefilled,
+                                      on_decode=governor.step if governor is not None else None)
         first_at = None
         count = 0
         try:

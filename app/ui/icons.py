@@ -54,27 +54,27 @@ def _tinted(shape: str, size: int, rgba: int) -> QPixmap:
     return pixmap
 
 
-def icon_in(name: str, color: QColor) -> QIcon:
-    """The icon for action ``name`` drawn in ``color``."""
+def _icon(shape: str, colours: dict) -> QIcon:
+    """``colours``: {QIcon mode: RGBA} to draw the mask in."""
     result = QIcon()
-    for size in SIZES:
-        pixmap = _tinted(SHAPES[name], size, color.rgba())
-        if not pixmap.isNull():
-            result.addPixmap(pixmap)
-    return result
-
-
-def icon(name: str, palette: QPalette) -> QIcon:
-    """The icon for action ``name`` in the colours of ``palette`` (normal and disabled)."""
-    shape = SHAPES[name]
-    result = QIcon()
-    for mode, group in ((QIcon.Normal, QPalette.Active), (QIcon.Disabled, QPalette.Disabled)):
-        rgba = palette.color(group, QPalette.ButtonText).rgba()
+    for mode, rgba in colours.items():
         for size in SIZES:
             pixmap = _tinted(shape, size, rgba)
             if not pixmap.isNull():
                 result.addPixmap(pixmap, mode)
     return result
+
+
+def icon_in(name: str, color: QColor) -> QIcon:
+    """The icon for action ``name`` drawn in ``color``."""
+    return _icon(SHAPES[name], {QIcon.Normal: color.rgba()})
+
+
+def icon(name: str, palette: QPalette) -> QIcon:
+    """The icon for action ``name`` in the colours of ``palette`` (normal and disabled)."""
+    return _icon(SHAPES[name], {mode: palette.color(group, QPalette.ButtonText).rgba()
+                                for mode, group in ((QIcon.Normal, QPalette.Active),
+                                                    (QIcon.Disabled, QPalette.Disabled))})
 
 
 class _Retint(QObject):
@@ -91,5 +91,4 @@ class _Retint(QObject):
 def set_icon(button: QAbstractButton, name: str) -> None:
     """Give ``button`` the icon for ``name``; it follows the button's palette from then on."""
     button.setIcon(icon(name, button.palette()))
-    button.setProperty("hearth_icon", name)
     button.installEventFilter(_Retint(button, name))

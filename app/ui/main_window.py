@@ -421,17 +421,17 @@ class MainWindow(QMainWindow):
 
     def show_branch(self, message_id: int) -> None:
         """Show another version of a message, and the conversation as it went on from it."""
-        cid = self.conversation_id
-        if cid is None or self.reply is not None:
-            return
-        self.runner.run(lambda: self.tasks.current_store().select(cid, message_id),
-                        on_done=lambda _r: self.open_conversation(cid))
+        if self.conversation_id is not None and self.reply is None:
+            self._open_on_branch(self.conversation_id, message_id)
 
     def open_hit(self, conversation_id: int, message_id: int) -> None:
         """A search result: its conversation, on the branch that holds the message found."""
         if self.reply is not None and self.reply.conversation_id == conversation_id:
             self.open_conversation(conversation_id)
             return
+        self._open_on_branch(conversation_id, message_id)
+
+    def _open_on_branch(self, conversation_id: int, message_id: int) -> None:
         self.runner.run(lambda: self.tasks.current_store().select(conversation_id, message_id),
                         on_done=lambda _r: self.open_conversation(conversation_id))
 
